@@ -1,0 +1,202 @@
+"""A deterministic news corpus for the demo site.
+
+Everything is a pure function of (seed, size): the same arguments give the same articles,
+the same faults at the same places, and the same truth. Articles carry revisions with their
+own timestamps, and the site is always looked at "as of" a moment, so time travel, sitemaps,
+RSS and fault modes are views over this one model rather than separate generators.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from demosite import vocabulary as vocab
+from demosite.seed import KYIV, seed_page
+from demosite.vocabulary import slugify
+
+# The moment the seed page was captured: its newest feed entry is 12:28 that day.
+DEFAULT_AS_OF = datetime(2025, 2, 10, 12, 30, tzinfo=KYIV)
+DEFAULT_ARTICLES = 300
+DEFAULT_SEED = 7
+MIN_ARTICLES = 50
+
+Block = tuple[str, str]  # ("p" | "h2" | "li", text)
+
+# How a page misbehaves, and what the pipeline is expected to make of it.
+STATES = {
+    "ok": "loaded",
+    "not_found": "failed",      # the listing links to a page that answers 404
+    "empty_body": "quarantined",  # the page renders, its text block is empty
+    "missing_date": "quarantined",  # neither structured data nor the date line gives a date
+}
+
+
+@dataclass(frozen=True)
+class Revision:
+    modified: datetime
+    title: str
+    subtitle: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class DemoArticle:
+    index: int
+    slug: str
+    published: datetime
+    section: str
+    lang: str
+    tags: tuple[str, ...]
+    labels: tuple[str, ...]
+    revisions: tuple[Revision, ...]
+    image: tuple[str, str] | None = None  # (alt, caption)
+    jsonld: bool = True
+    opengraph: bool = True
+    template_key: str | None = None
+    state: str = "ok"
+    date_line: str | None = None  # the seed's own date line, verbatim
+
+    def revision_at(self, moment: datetime) -> Revision:
+        return [r for r in self.revisions if r.modified <= moment][-1]
+
+    def labels_at(self, moment: datetime) -> tuple[str, ...]:
+        updated = self.revision_at(moment) is not self.revisions[0]
+        return self.labels + (("Updated",) if updated and "Updated" not in self.labels else ())
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """The whole corpus, looked at as of one moment."""
+
+    articles: tuple[DemoArticle, ...]
+    as_of: datetime
+    tracked_slug: str  # the article also linked with tracking parameters
+    seed: int
+    size: int
+    page_size: int = 20
+    by_slug: dict[str, DemoArticle] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_slug", {a.slug: a for a in self.articles})
+
+    @cached_property
+    def visible(self) -> tuple[DemoArticle, ...]:
+        """Articles published by `as_of`, newest first, as the listing shows them."""
+        shown = [a for a in self.articles if a.published <= self.as_of]
+        return tuple(sorted(shown, key=lambda a: (a.published, a.index), reverse=True))
+
+    @property
+    def page_count(self) -> int:
+        return max(1, math.ceil(len(self.visible) / self.page_size))
+
+    def listing_page(self, page: int) -> tuple[DemoArticle, ...]:
+        start = (page - 1) * self.page_size
+        return self.visible[start:start + self.page_size]
+
+    def article(self, slug: str) -> DemoArticle | None:
+        found = self.by_slug.get(slug)
+        return found if found is not None and found.published <= self.as_of else None
+
+
+def _seed_articles() -> list[DemoArticle]:
+    seed_article, feed = seed_page()
+    articles = [
+        DemoArticle(
+            index=0,
+            slug=slugify(seed_article.title),
+            published=seed_article.published,
+            section="News",
+            lang="en",
+            tags=(),
+            labels=(),
+            revisions=(Revision(seed_article.published, seed_article.title,
+                                seed_article.lead, seed_article.blocks),),
+            image=None,
+            template_key=seed_article.template_key,
+            date_line=seed_article.date_line,
+        )
+    ]
+    rng = random.Random("seed-feed")
+    for i, entry in enumerate(feed, start=1):
+        original = Revision(entry.published, entry.title, vocab.subtitle(rng), vocab.body(rng))
+        revisions = (original,)
+        if entry.label == "Updated":
+            later = entry.published + timedelta(hours=1, minutes=15)
+            revisions += (Revision(later, entry.title, original.subtitle,
+                                   original.blocks + (("p", vocab.update_note(rng)),)),)
+        articles.append(DemoArticle(
+            index=i,
+            slug=slugify(entry.title),
+            published=entry.published,
+            section=rng.choice(vocab.SECTIONS),
+            lang="en",
+            tags=vocab.tags(rng),
+            labels=(entry.label,) if entry.label and entry.label != "Updated" else (),
+            revisions=revisions,
+            image=(entry.image_alt, entry.image_alt) if entry.image_alt else None,
+        ))
+    return articles
+
+
+def _pick(rng: random.Random, pool: list[int], count: int) -> set[int]:
+    chosen = set(rng.sample(pool, min(count, len(pool))))
+    pool[:] = [i for i in pool if i not in chosen]
+    return chosen
+
+
+def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
+               as_of: datetime = DEFAULT_AS_OF) -> DemoSite:
+    """Build the corpus: the seed article and its feed, then `size` articles in all."""
+    if size < MIN_ARTICLES:
+        raise ValueError(f"the demo site needs at least {MIN_ARTICLES} articles, got {size}")
+    articles = _seed_articles()
+    rng = random.Random(seed)
+    generated = size - len(articles)
+    oldest_feed = min(a.published for a in articles[1:])
+    days = max(30, math.ceil(generated / 50))
+    step = timedelta(days=days) / generated
+    indices = list(range(len(articles), len(articles) + generated))
+    rare = max(1, generated // 200)
+    pool = list(indices)
+    not_found = _pick(rng, pool, rare)
+    empty_body = _pick(rng, pool, rare)
+    missing_date = _pick(rng, pool, rare)
+    ukrainian = _pick(rng, pool, max(1, generated // 100))
+    tracked = min(_pick(rng, pool, 1))
+    updated = _pick(rng, pool, max(1, generated * 3 // 100))
+    leaked = _pick(rng, pool, max(1, generated // 20))
+
+    for n, index in enumerate(indices, start=1):
+        published = (oldest_feed - step * n - timedelta(minutes=rng.randint(0, 9)))
+        published = published.replace(second=0, microsecond=0)
+        lang = "uk" if index in ukrainian else "en"
+        title = vocab.title(rng, lang)
+        original = Revision(published, title, vocab.subtitle(rng, lang), vocab.body(rng, lang))
+        revisions = (original,)
+        if index in updated:
+            later = published + timedelta(hours=rng.randint(2, 30))
+            revisions += (Revision(later, title, original.subtitle,
+                                   original.blocks + (("p", vocab.update_note(rng)),)),)
+        state = ("not_found" if index in not_found else "empty_body" if index in empty_body
+                 else "missing_date" if index in missing_date else "ok")
+        articles.append(DemoArticle(
+            index=index,
+            slug=f"{slugify(title) or 'novyna'}-{index}",
+            published=published,
+            section=rng.choice(vocab.SECTIONS),
+            lang=lang,
+            tags=vocab.tags(rng, lang),
+            labels=vocab.labels(rng),
+            revisions=revisions,
+            image=vocab.image(rng),
+            jsonld=rng.random() < 0.85 and state != "missing_date",
+            opengraph=rng.random() < 0.85 and state != "missing_date",
+            template_key=rng.choice(vocab.TEMPLATE_KEYS) if index in leaked else None,
+            state=state,
+        ))
+    tracked_slug = next(a.slug for a in articles if a.index == tracked)
+    return DemoSite(tuple(articles), as_of, tracked_slug, seed, size)

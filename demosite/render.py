@@ -1,0 +1,161 @@
+"""HTML, robots.txt and the truth document of the demo site, rendered from a `DemoSite`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from demosite.corpus import STATES, DemoArticle, DemoSite
+from demosite.seed import KYIV
+from demosite.vocabulary import tag_slug
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+    "uk": ("січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня",
+           "вересня", "жовтня", "листопада", "грудня"),
+}
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "uk": ("Понеділок", "Вівторок", "Середа", "Четвер", "П'ятниця", "Субота", "Неділя"),
+}
+FEED_SIZE = 40
+TRACKING_QUERY = "?utm_source=telegram&utm_medium=social&utm_campaign=feed"
+
+
+def date_line(moment: datetime, lang: str = "en") -> str:
+    """The page's date line, as the site writes it: "24 January, 2025 Friday"."""
+    local = moment.astimezone(KYIV)
+    return (f"{local.day} {_MONTHS[lang][local.month - 1]}, {local.year} "
+            f"{_WEEKDAYS[lang][local.weekday()]}")
+
+
+def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[str, Any]]:
+    days = []
+    for day, group in groupby(articles, key=lambda a: a.published.astimezone(KYIV).date()):
+        entries = [{
+            "time": a.published.astimezone(KYIV).strftime("%H:%M"),
+            "title": a.revision_at(site.as_of).title,
+            "href": f"/{a.slug}",
+            "slug": a.slug,
+            "labels": a.labels_at(site.as_of),
+            "image_alt": a.image[0] if a.image else None,
+        } for a in group]
+        days.append({
+            "year_line": f"{day.year}, {_WEEKDAYS['en'][day.weekday()]}",
+            "day_line": f"{day.day} {_MONTHS['en'][day.month - 1]}",
+            "entries": entries,
+        })
+    return days
+
+
+def listing(site: DemoSite, page: int) -> str | None:
+    articles = site.listing_page(page)
+    if not articles:
+        return None
+    pinned = None
+    if page == 1 and (tracked := site.article(site.tracked_slug)) is not None:
+        pinned = {"href": f"/{tracked.slug}{TRACKING_QUERY}",
+                  "title": tracked.revision_at(site.as_of).title}
+    return _ENV.get_template("listing.html").render(
+        lang="en", page_title="News" if page == 1 else f"News, page {page}", pinned=pinned,
+        days=_feed_days(site, articles),
+        next_page=page + 1 if page < site.page_count else None,
+    )
+
+
+def tag_page(site: DemoSite, slug: str) -> str | None:
+    tagged = tuple(a for a in site.visible if slug in {tag_slug(t) for t in a.tags})
+    if not tagged:
+        return None
+    name = next(t for t in tagged[0].tags if tag_slug(t) == slug)
+    return _ENV.get_template("tag.html").render(
+        lang="en", page_title=name, days=_feed_days(site, tagged[:FEED_SIZE]))
+
+
+def _jsonld(a: DemoArticle, url: str, image_url: str | None, site: DemoSite) -> str:
+    rev = a.revision_at(site.as_of)
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": rev.title,
+        "description": rev.subtitle,
+        "datePublished": a.published.isoformat(),
+        "dateModified": rev.modified.isoformat(),
+        "articleSection": a.section,
+        "inLanguage": a.lang,
+        "keywords": list(a.tags),
+        "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+        "publisher": {"@type": "Organization", "name": "Espreso. Global"},
+    }
+    if image_url:
+        data["image"] = {"@type": "ImageObject", "url": image_url}
+    # "</" would end the script element early; JSON allows the escaped form.
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
+    rev = a.revision_at(site.as_of)
+    url = f"{base_url}/{a.slug}"
+    image_url = f"{base_url}/images/{a.slug}.jpg" if a.image else None
+    has_date = a.state != "missing_date"
+    local = a.published.astimezone(KYIV)
+    return _ENV.get_template("article.html").render(
+        lang=a.lang, page_title=rev.title, a=a, rev=rev, url=url, image_url=image_url,
+        labels=a.labels_at(site.as_of),
+        blocks=() if a.state == "empty_body" else rev.blocks,
+        tags=[(t, tag_slug(t)) for t in a.tags],
+        date_line=(a.date_line or date_line(a.published, a.lang)) if has_date else None,
+        time_line=local.strftime("%H:%M"),
+        published_iso=a.published.isoformat(), modified_iso=rev.modified.isoformat(),
+        jsonld=_jsonld(a, url, image_url, site) if a.jsonld else None,
+        days=_feed_days(site, site.visible[:FEED_SIZE]),
+    )
+
+
+def robots() -> str:
+    return "User-agent: *\nDisallow: /search\nDisallow: /__truth__\n"
+
+
+def truth(site: DemoSite, base_url: str) -> dict[str, Any]:
+    """What the site serves, and what a correct pipeline must make of each article."""
+    articles = []
+    for a in site.visible:
+        rev = a.revision_at(site.as_of)
+        articles.append({
+            "url": f"{base_url}/{a.slug}",
+            "state": a.state,
+            "expected": STATES[a.state],
+            "title": rev.title,
+            "published_at": a.published.astimezone(KYIV).isoformat(),
+            "modified_at": rev.modified.astimezone(KYIV).isoformat(),
+            "lang": a.lang,
+            "tags": [tag_slug(t) for t in a.tags],
+            "labels": list(a.labels_at(site.as_of)),
+            "jsonld": a.jsonld,
+            "revisions": len([r for r in a.revisions if r.modified <= site.as_of]),
+        })
+    counts: dict[str, int] = {}
+    for entry in articles:
+        counts[entry["expected"]] = counts.get(entry["expected"], 0) + 1
+    return {
+        "base_url": base_url,
+        "as_of": site.as_of.isoformat(),
+        "seed": site.seed,
+        "size": site.size,
+        "listing_pages": site.page_count,
+        "tracked_url": f"{base_url}/{site.tracked_slug}{TRACKING_QUERY}",
+        "articles": articles,
+        "expected_counts": counts,
+    }

@@ -1,0 +1,53 @@
+"""Publication dates: ISO 8601 from structured data, and the site's own date lines."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+def parse_iso(value: str | None, tz: ZoneInfo) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime; a missing offset means the site's zone."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+@cache
+def _month_numbers(months: tuple[tuple[str, ...], ...]) -> dict[str, int]:
+    return {name.lower(): i for names in months for i, name in enumerate(names, start=1)}
+
+
+def parse_date_line(date_text: str | None, time_text: str | None, rules: dict[str, Any],
+                    tz: ZoneInfo) -> datetime | None:
+    """A date line such as "24 January, 2025 Friday" plus "12:37", in the site's zone, as UTC."""
+    if not date_text:
+        return None
+    match = re.search(rules["pattern"], date_text)
+    if match is None:
+        return None
+    months = _month_numbers(tuple(tuple(m) for m in rules["months"]))
+    month = months.get(match["month"].lower())
+    if month is None:
+        return None
+    clock = time(0, 0)
+    if time_text and (t := re.search(rules["time_pattern"], time_text)):
+        try:
+            clock = time(int(t["hour"]), int(t["minute"]))
+        except ValueError:
+            return None
+    try:
+        day = datetime(int(match["year"]), month, int(match["day"]), clock.hour, clock.minute,
+                       tzinfo=tz)
+    except ValueError:
+        return None
+    return day.astimezone(UTC)

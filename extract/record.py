@@ -1,0 +1,35 @@
+"""The article record, defined once.
+
+`Article` is what extraction yields for one page. Cleaning adds the derived columns in
+`DERIVED`. The warehouse's `articles` table, the Great Expectations suites and the tests
+follow `CORPUS_COLUMNS`; a test checks the table's DDL against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
+
+@dataclass
+class Article:
+    url: str                         # the fetched URL (canonical form of the discovered link)
+    canonical_url: str               # the page's own canonical URL, when it names one on-site
+    title: str | None = None
+    subtitle: str | None = None
+    section: str | None = None
+    lang: str | None = None
+    published_at: datetime | None = None  # timezone-aware
+    modified_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)    # tag slugs, as the site's tag pages name them
+    labels: list[str] = field(default_factory=list)  # "Exclusive", "Review", "Updated", …
+    body: str = ""                   # paragraphs and subheadings, blank-line separated
+    image_url: str | None = None
+    image_caption: str | None = None
+    has_jsonld: bool = False
+    provenance: dict[str, str] = field(default_factory=dict)  # field -> layer that supplied it
+
+
+ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article))
+DERIVED: tuple[str, ...] = ("article_id", "word_count", "content_hash")
+CORPUS_COLUMNS: tuple[str, ...] = ("article_id", *ARTICLE_FIELDS, "word_count", "content_hash")

@@ -1,0 +1,1 @@
+"""Prefect: the flows that crawl, extract, clean, validate and load."""

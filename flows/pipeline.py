@@ -1,0 +1,207 @@
+"""The `news_pipeline` flow: crawl -> extract -> clean -> validate -> load.
+
+The crawl runs as a subprocess (Twisted's reactor cannot restart inside this process) and
+leaves a WARC archive and manifest. Everything after it reads only that archive, so a crawl
+and a reprocessing of an old archive share one path. Only the load step writes DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE as NO_CACHE
+
+from demosite import server as demo_server
+from demosite.corpus import build_site
+from expectations.validate import Validation, validate
+from extract.article import extract_article
+from extract.clean import CleanBatch, clean
+from flows import settings
+from flows.archive_index import fetch_table
+from flows.summary import markdown_summary
+from sites import SiteProfile, load_profile
+from spiders.archive import WARC_NAME, read_payloads
+from warehouse.db import WarehouseBusyError
+from warehouse.load import Batch, RunInfo, load_run, record_failed_run
+
+
+class CrawlError(RuntimeError):
+    """The crawl subprocess failed; its log holds the details."""
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def crawl(profile: SiteProfile, run_dir: Path, run_id: str, max_pages: int) -> Path:
+    """Crawl into `run_dir`; retried once, since a crawl's failures are mostly transient."""
+    logger = get_run_logger()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "crawl.log"
+    command = [sys.executable, "-m", "spiders.crawl", "--site", profile.name,
+               "--base-url", profile.base_url, "--out", str(run_dir), "--run-id", run_id,
+               "--max-pages", str(max_pages)]
+    logger.info("Crawling %s (%s); log in %s", profile.name, profile.base_url, log_path)
+    with open(log_path, "w", encoding="utf-8") as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+        raise CrawlError(f"the crawl exited with code {result.returncode}; last lines of "
+                         f"{log_path}:\n" + "\n".join(tail))
+    return run_dir
+
+
+@task(cache_policy=NO_CACHE)
+def extract(run_dir: Path, fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
+    """Extract every archived article page that answered 200."""
+    todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
+    by_offset = dict(zip(todo["warc_offset"].astype(int), todo["final_url"], strict=True))
+    records = [extract_article(body, by_offset[offset], profile, content_type)
+               for offset, content_type, body in read_payloads(run_dir / WARC_NAME,
+                                                               set(by_offset))]
+    get_run_logger().info("Extracted %d articles", len(records))
+    return records
+
+
+@task(cache_policy=NO_CACHE)
+def clean_batch(records: list[Any]) -> CleanBatch:
+    return clean(records)
+
+
+def validation_params(profile: SiteProfile, now: datetime) -> dict[str, Any]:
+    return {"url_pattern": f"^{re.escape(profile.base_url)}/",
+            "founded": datetime.combine(profile.founded, datetime.min.time(), UTC).isoformat(),
+            "now": now.isoformat(), "languages": list(profile.languages)}
+
+
+@task(cache_policy=NO_CACHE)
+def validate_batch(batch: CleanBatch, profile: SiteProfile, now: datetime) -> Validation:
+    result = validate(batch.articles, validation_params(profile, now))
+    failed = result.results[~result.results["success"]]
+    for row in failed.itertuples():
+        get_run_logger().info("%s %s on %s: %d rows (%.1f%%) - %s", row.severity, row.expectation,
+                              row.column, row.unexpected_count, row.unexpected_percent,
+                              row.reason)
+    return result
+
+
+def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -> Batch:
+    """Split the cleaned batch into rows to load and rows to quarantine, and mark each fetch."""
+    articles = batch.articles
+    reasons = dict(validation.reasons)
+    held = articles["article_id"].isin(list(reasons))
+    duplicates = batch.duplicates.assign(
+        reasons=[[f"duplicate: same canonical URL as an article of this run ({u})"]
+                 for u in batch.duplicates["canonical_url"]])
+    quarantined = pd.concat([
+        articles[held].assign(reasons=articles[held]["article_id"].map(reasons)), duplicates,
+    ], ignore_index=True)
+    quarantine = pd.DataFrame({
+        "article_id": quarantined["article_id"], "url": quarantined["url"],
+        "reasons": quarantined["reasons"],
+        "record": [json.dumps(r, default=str, ensure_ascii=False)
+                   for r in quarantined.drop(columns=["reasons"]).to_dict("records")],
+    })
+    fetches = fetches.copy()
+    url_to_id = pd.concat([articles, batch.duplicates]).drop_duplicates("url").set_index(
+        "url")["article_id"]
+    extracted = (fetches["kind"] == "article") & fetches["outcome"].isna()
+    fetches.loc[extracted, "article_id"] = fetches.loc[extracted, "final_url"].map(url_to_id)
+    quarantined_urls = set(quarantined["url"])
+    fetches.loc[extracted, "outcome"] = fetches.loc[extracted, "final_url"].map(
+        lambda u: "quarantined" if u in quarantined_urls else "loaded")
+    return Batch(articles[~held].reset_index(drop=True), fetches, quarantine,
+                 validation.results)
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
+      retry_condition_fn=lambda task, run, state: _is_busy(state))
+def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
+    """Publish the run; retried only while another process holds the database."""
+    return load_run(db, run, batch, datetime.now(UTC))
+
+
+def _is_busy(state: Any) -> bool:
+    try:
+        state.result()
+    except WarehouseBusyError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is not worth a retry
+        return False
+    return False
+
+
+@flow(name="news_pipeline", log_prints=True)
+def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | None = None,
+                  max_pages: int = 0, data_dir: str | None = None) -> dict[str, Any]:
+    """Crawl a site once and load its articles into the DuckDB corpus.
+
+    Args:
+        site: the site profile (see `newscorpus sites`); "demo" starts the built-in demo site
+            unless `base_url` is given.
+        base_url: override the profile's base URL.
+        db: the DuckDB file (default `data/corpus.duckdb`).
+        max_pages: listing pages to crawl; 0 crawls them all.
+        data_dir: where archives live (default `data/`).
+    """
+    logger = get_run_logger()
+    started = datetime.now(UTC)
+    db_file = settings.db_path(db, data_dir)
+    with ExitStack() as stack:
+        if site == "demo" and not base_url:
+            base_url = stack.enter_context(_demo_site())
+        profile = load_profile(site, base_url)
+        run_id = new_run_id(started)
+        run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
+        run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode="full",
+                      started_at=started, archive_dir=str(run_dir),
+                      flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None)
+        try:
+            crawl(profile, run_dir, run_id, max_pages)
+            fetches = fetch_table(run_dir)
+            records = extract(run_dir, fetches, profile)
+            batch = clean_batch(records)
+            validation = validate_batch(batch, profile, started)
+            summary = load(db_file, run, assemble(fetches, batch, validation))
+        except Exception as error:
+            logger.error("Run %s failed: %s", run_id, error)
+            try:
+                record_failed_run(db_file, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
+            except WarehouseBusyError:
+                logger.warning("Could not record the failed run: the database is busy")
+            raise
+    summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    summary["db"] = str(db_file)
+    create_markdown_artifact(key="run-summary", markdown=markdown_summary(summary),
+                             description=f"newscorpus run {run_id}")
+    logger.info("Run %s: %s", run_id, json.dumps(summary, default=str))
+    return summary
+
+
+@contextmanager
+def _demo_site() -> Iterator[str]:
+    """Serve the built-in demo site for the length of a run, on the fixed demo port."""
+    try:
+        site = demo_server.start(build_site(), port=settings.demo_port())
+    except OSError as error:
+        raise RuntimeError(
+            f"cannot start the demo site on port {settings.demo_port()} ({error.strerror}); "
+            "stop what uses it, or set NEWSCORPUS_DEMO_PORT") from None
+    get_run_logger().info("Demo site serving on %s", site.base_url)
+    try:
+        yield site.base_url
+    finally:
+        site.stop()

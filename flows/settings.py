@@ -1,0 +1,33 @@
+"""Where runtime data lives, and other defaults, overridable by environment variables.
+
+- NEWSCORPUS_DATA_DIR: the folder for archives and the database (default `data/`);
+- NEWSCORPUS_DB: the DuckDB file (default `<data dir>/corpus.duckdb`);
+- NEWSCORPUS_DEMO_PORT: the port of the demo site a run starts (default 8765). A fixed port
+  keeps the demo's URLs, and so its article ids, the same from one run to the next.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DEMO_PORT = 8765
+
+
+def data_dir(override: str | Path | None = None) -> Path:
+    return Path(override or os.environ.get("NEWSCORPUS_DATA_DIR") or "data")
+
+
+def db_path(override: str | Path | None = None, data: str | Path | None = None) -> Path:
+    return Path(override or os.environ.get("NEWSCORPUS_DB") or data_dir(data) / "corpus.duckdb")
+
+
+def demo_port() -> int:
+    return int(os.environ.get("NEWSCORPUS_DEMO_PORT") or DEFAULT_DEMO_PORT)
+
+
+def quiet_prefect_defaults() -> None:
+    """Prefect without a server must not phone home, and needs time to start on busy CPUs."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")

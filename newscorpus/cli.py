@@ -1,0 +1,157 @@
+"""The `newscorpus` command.
+
+Heavy imports (Prefect, Great Expectations, Scrapy) happen inside the commands that need
+them, so `newscorpus sql` and `--help` start fast. Known failures print one line and exit
+with a non-zero code; set NEWSCORPUS_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Keep a news site's articles as an analytical corpus in DuckDB.")
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path | None, typer.Option(
+    "--db", help="DuckDB file [default: $NEWSCORPUS_DB or data/corpus.duckdb]")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class UsageError(Exception):
+    """A user error: bad arguments, a missing file. Exit code 2."""
+
+
+def _table(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    return table
+
+
+@app.command()
+def run(
+    site: Annotated[str, typer.Option(help="Site profile; `demo` starts the built-in demo site.")] = "demo",
+    base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
+    db: DbOption = None,
+    max_pages: Annotated[int, typer.Option(min=0, help="Listing pages to crawl; 0 = all.")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Crawl a site once and load it into the corpus (the `news_pipeline` flow)."""
+    from sites import load_profile
+
+    load_profile(site, base_url)  # fail fast, before Prefect starts, on an unknown site
+    from flows.settings import quiet_prefect_defaults
+
+    quiet_prefect_defaults()
+    from flows.pipeline import news_pipeline
+
+    summary = news_pipeline(site=site, base_url=base_url, db=str(db) if db else None,
+                            max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    from flows.summary import SUMMARY_FIELDS
+
+    out.print(_table(list(SUMMARY_FIELDS), [tuple(summary[f] for f in SUMMARY_FIELDS)],
+                     title=f"Run {summary['run_id']} ({summary['status']}) -> {summary['db']}"))
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query; the database is opened read-only.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a read-only SQL query on the corpus and print the result."""
+    import duckdb
+
+    from flows.settings import db_path
+    from warehouse.db import connect
+
+    con = connect(db_path(db), read_only=True)
+    try:
+        cursor = con.execute(query)
+    except duckdb.Error as error:
+        raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
+    if cursor.description is None:
+        return
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    if as_json:
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str,
+                         ensure_ascii=False))
+    elif len(columns) == 1 and len(rows) == 1:
+        print(rows[0][0])
+    else:
+        out.print(_table(columns, rows))
+
+
+@app.command("demo-site")
+def demo_site(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8765,
+    articles: Annotated[int, typer.Option(min=50, help="Articles in all.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 7,
+) -> None:
+    """Serve the built-in demo site (a mirror of the espreso layout) until Ctrl-C."""
+    from demosite.corpus import build_site
+    from demosite.server import serve_forever
+
+    serve_forever(build_site(articles, seed), port)
+
+
+@app.command()
+def sites() -> None:
+    """List the site profiles."""
+    from sites import available_sites, load_profile
+
+    rows = [(p.name, p.title, p.base_url or "(the demo server)", p.timezone,
+             ", ".join(p.languages)) for p in map(load_profile, available_sites())]
+    out.print(_table(["site", "title", "base url", "time zone", "languages"], rows))
+
+
+def main() -> int:
+    from sites import UnknownSiteError
+    from warehouse.db import WarehouseBusyError, WarehouseMissingError
+
+    try:
+        app(standalone_mode=False)
+    except (UsageError, UnknownSiteError, WarehouseMissingError) as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        return 2
+    except WarehouseBusyError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        return 3
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line for the user, traceback on demand
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        if os.environ.get("NEWSCORPUS_DEBUG"):
+            raise
+        err.print(f"[red]error:[/red] {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                  "\n(set NEWSCORPUS_DEBUG=1 for the traceback)", highlight=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

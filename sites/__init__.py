@@ -1,0 +1,5 @@
+"""Site profiles: everything newscorpus knows about one site, as data (one TOML file each)."""
+
+from sites.profile import SiteProfile, UnknownSiteError, available_sites, load_profile
+
+__all__ = ["SiteProfile", "UnknownSiteError", "available_sites", "load_profile"]

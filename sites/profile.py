@@ -1,0 +1,84 @@
+"""Loading site profiles from TOML.
+
+A profile may `extends` another and override any table key, so the demo site reuses the
+espreso layout with its own base URL and crawl pace.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PROFILE_DIR = Path(__file__).parent
+
+
+class UnknownSiteError(ValueError):
+    """Raised for a site name with no profile file."""
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    name: str
+    title: str
+    base_url: str
+    timezone: str
+    languages: tuple[str, ...]
+    founded: date
+    listing: dict[str, str]
+    article: dict[str, str]
+    dates: dict[str, Any]
+    crawl: dict[str, Any]
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def host(self) -> str:
+        return re.sub(r"^https?://", "", self.base_url).split("/")[0].lower()
+
+    def listing_url(self, page: int) -> str:
+        return self.base_url + self.listing["url"].format(page=page)
+
+
+def available_sites() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def _read(name: str) -> dict[str, Any]:
+    path = PROFILE_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise UnknownSiteError(
+            f"unknown site {name!r}; known sites: {', '.join(available_sites())}")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    merged = _read(parent)
+    for key, value in data.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
+def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
+    data = _read(name)
+    if base_url:
+        data["base_url"] = base_url
+    return SiteProfile(
+        name=data["name"],
+        title=data["title"],
+        base_url=data["base_url"].rstrip("/"),
+        timezone=data["timezone"],
+        languages=tuple(data["languages"]),
+        founded=date.fromisoformat(data["founded"]),
+        listing=data["listing"],
+        article=data["article"],
+        dates=data["dates"],
+        crawl=data["crawl"],
+    )

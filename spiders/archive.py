@@ -1,0 +1,99 @@
+"""The crawl's archive: a gzipped WARC file plus a JSONL manifest that indexes it.
+
+Each manifest line is written only after its WARC record is complete and flushed, so a reader
+that goes by the manifest never meets a partial record. Lines are events:
+- `discovered`: an article URL was found (with the listing entry that linked it);
+- `fetched`: a response was archived (status, WARC offset and length); `requested` is the URL
+  first asked for, which differs from `url` after redirects;
+- `failed`: a request ended without a response (error text).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+WARC_NAME = "crawl.warc.gz"
+MANIFEST_NAME = "manifest.jsonl"
+# Scrapy hands over decoded bodies, so these headers no longer describe the stored payload.
+_DROPPED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class CrawlArchive:
+    def __init__(self, out_dir: Path, run_id: str, software: str) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.warc_path = out_dir / WARC_NAME
+        self._warc: BinaryIO = open(self.warc_path, "wb")  # noqa: SIM115 - closed in close()
+        self._manifest = open(out_dir / MANIFEST_NAME, "w", encoding="utf-8")  # noqa: SIM115
+        self._writer = WARCWriter(self._warc, gzip=True)
+        self._writer.write_record(self._writer.create_warcinfo_record(
+            WARC_NAME, {"software": software, "run-id": run_id, "format": "WARC/1.1"}))
+
+    def _event(self, event: str, **fields: Any) -> None:
+        self._manifest.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+        self._manifest.flush()
+
+    def discovered(self, url: str, **listing: Any) -> None:
+        self._event("discovered", url=url, at=now_iso(), **listing)
+
+    def fetched(self, url: str, requested: str, kind: str, status: int, reason: str,
+                headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        kept = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers
+                if k.lower() not in _DROPPED_HEADERS]
+        kept.append(("Content-Length", str(len(body))))
+        http_headers = StatusAndHeaders(f"{status} {reason}".strip(), kept, protocol="HTTP/1.1")
+        fetched_at = now_iso()
+        record = self._writer.create_warc_record(
+            url, "response", payload=BytesIO(body), http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": fetched_at[:19] + "Z"})
+        offset = self._warc.tell()
+        self._writer.write_record(record)
+        self._warc.flush()
+        self._event("fetched", url=url, requested=requested, kind=kind, status=status,
+                    at=fetched_at,
+                    warc=WARC_NAME, offset=offset, length=self._warc.tell() - offset,
+                    bytes=len(body))
+
+    def failed(self, url: str, kind: str, error: str, status: int | None = None) -> None:
+        self._event("failed", url=url, kind=kind, status=status, error=error, at=now_iso())
+
+    def close(self) -> None:
+        self._warc.close()
+        self._manifest.close()
+
+
+def read_manifest(run_dir: Path) -> list[dict[str, Any]]:
+    """The manifest's events; a torn last line (a crash mid-write) is ignored."""
+    path = run_dir / MANIFEST_NAME
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            break
+    return events
+
+
+def read_payloads(warc_path: Path, offsets: set[int]) -> Iterator[tuple[int, str | None, bytes]]:
+    """(offset, Content-Type, body) of the response records at `offsets`, in file order."""
+    with open(warc_path, "rb") as stream:
+        for offset in sorted(offsets):
+            stream.seek(offset)
+            record = next(iter(ArchiveIterator(stream)))
+            headers = record.http_headers
+            content_type = headers.get_header("Content-Type") if headers else None
+            yield offset, content_type, record.content_stream().read()

@@ -1,0 +1,39 @@
+"""Scrapy settings shared by every crawl; per-site values come from the site profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sites import SiteProfile
+
+BOT_NAME = "newscorpus"
+SPIDER_MODULES = ["spiders.news"]
+NEWSPIDER_MODULE = "spiders"
+
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+
+def for_profile(profile: SiteProfile) -> dict[str, Any]:
+    """The settings a crawl of `profile` adds to the defaults above."""
+    crawl = profile.crawl
+    return {
+        "USER_AGENT": crawl["user_agent"],
+        "AUTOTHROTTLE_ENABLED": bool(crawl["autothrottle"]),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        "DOWNLOAD_DELAY": float(crawl["download_delay"]),
+        "CONCURRENT_REQUESTS": int(crawl["concurrent_requests"]),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": int(crawl["concurrent_requests"]),
+        "DOWNLOAD_MAXSIZE": int(crawl["max_page_bytes"]),
+        "DOWNLOAD_WARNSIZE": int(crawl["max_page_bytes"]) // 2,
+    }

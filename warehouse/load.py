@@ -1,0 +1,111 @@
+"""The load step: publish one run's batch into the corpus, in one transaction.
+
+Idempotent by run id: a run that is already recorded as completed is not loaded again, and a
+load that fails leaves nothing behind (the transaction rolls back). Articles are merged by
+article id, keeping replaced texts in `article_versions`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from warehouse import queries
+from warehouse.db import connect
+
+OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    site: str
+    base_url: str
+    mode: str
+    started_at: datetime
+    archive_dir: str
+    flow_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    articles: pd.DataFrame    # cleaned rows that passed every critical expectation
+    fetches: pd.DataFrame     # one row per requested URL, outcome loaded/quarantined/failed/None
+    quarantine: pd.DataFrame  # article_id, url, reasons, record (JSON text)
+    validation: pd.DataFrame  # expectations.validate.RESULT_COLUMNS
+
+
+class AccountingError(RuntimeError):
+    """The run's counts do not add up: some discovered URL has no state, or two."""
+
+
+def _summary(con: Any, run_id: str) -> dict[str, Any]:
+    cursor = queries.run(con, "run_summary", run_id=run_id)
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    return dict(zip(names, row, strict=True)) if row else {}
+
+
+def _check_accounting(summary: dict[str, Any]) -> None:
+    total = sum(summary[o] for o in OUTCOMES)
+    if total != summary["discovered"]:
+        raise AccountingError(
+            f"run {summary['run_id']}: discovered {summary['discovered']} URLs but "
+            + ", ".join(f"{o} {summary[o]}" for o in OUTCOMES) + f" add up to {total}")
+
+
+def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -> dict[str, Any]:
+    """Load the batch; returns the run's row of `crawl_runs` as a dict."""
+    con = connect(db_path)
+    try:
+        status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
+        if status and status[0] == "completed":
+            return _summary(con, run.run_id)
+        articles = batch.articles.assign(
+            provenance=batch.articles["provenance"].map(json.dumps))
+        for name, frame in (("batch_articles", articles), ("batch_fetches", batch.fetches),
+                            ("batch_quarantine", batch.quarantine),
+                            ("batch_validation", batch.validation)):
+            con.register(name, frame)
+        params = {"run_id": run.run_id, "seen_at": run.started_at,
+                  "flow_run_id": run.flow_run_id, "site": run.site, "base_url": run.base_url,
+                  "mode": run.mode, "started_at": run.started_at, "finished_at": finished_at,
+                  "archive_dir": run.archive_dir}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for step in ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
+                         "merge_articles", "refresh_tags", "record_fetches",
+                         "record_quarantine", "record_validation", "record_run", "unstage"):
+                queries.run(con, step, **params)
+            summary = _summary(con, run.run_id)
+            _check_accounting(summary)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return summary
+    finally:
+        con.close()
+
+
+def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str) -> None:
+    """Leave a trace of a run that failed before its load, unless it already completed."""
+    con = connect(db_path)
+    try:
+        status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
+        if status and status[0] == "completed":
+            return
+        con.execute("BEGIN TRANSACTION")
+        queries.run(con, "forget_run", run_id=run.run_id)
+        queries.run(con, "record_failed_run", run_id=run.run_id, flow_run_id=run.flow_run_id,
+                    site=run.site, base_url=run.base_url, mode=run.mode,
+                    started_at=run.started_at, finished_at=finished_at, error=error[:2000],
+                    archive_dir=run.archive_dir)
+        con.execute("COMMIT")
+    finally:
+        con.close()

@@ -1,0 +1,119 @@
+-- The load of one run, executed in one transaction by warehouse/load.py.
+-- Inputs are registered relations: batch_articles, batch_fetches, batch_quarantine,
+-- batch_validation. Workers could append to articles_staging concurrently; the merge below
+-- is the single step that publishes a run into the corpus.
+
+-- name: run_status
+SELECT status FROM crawl_runs WHERE run_id = $run_id;
+
+-- name: forget_run
+DELETE FROM fetches WHERE run_id = $run_id;
+DELETE FROM quarantine WHERE run_id = $run_id;
+DELETE FROM validation_results WHERE run_id = $run_id;
+DELETE FROM articles_staging WHERE run_id = $run_id;
+DELETE FROM crawl_runs WHERE run_id = $run_id;
+
+-- name: stage_articles
+INSERT INTO articles_staging
+SELECT article_id, url, canonical_url, title, subtitle, section, lang,
+       CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ),
+       CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
+       has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
+       $run_id, CAST($seen_at AS TIMESTAMPTZ)
+FROM batch_articles;
+
+-- name: classify
+-- One row per staged article: is it new, updated (content hash changed) or unchanged?
+CREATE OR REPLACE TEMP TABLE run_outcomes AS
+SELECT s.article_id,
+       CASE WHEN a.article_id IS NULL THEN 'new'
+            WHEN a.content_hash <> s.content_hash THEN 'updated'
+            ELSE 'unchanged' END AS outcome
+FROM articles_staging s LEFT JOIN articles a USING (article_id)
+WHERE s.run_id = $run_id;
+
+-- name: keep_replaced_versions
+INSERT INTO article_versions
+SELECT a.article_id, a.version, a.version_seen_at, CAST($seen_at AS TIMESTAMPTZ), a.content_hash,
+       a.title, a.subtitle, a.body, a.tags, a.modified_at, $run_id
+FROM articles a JOIN run_outcomes o USING (article_id)
+WHERE o.outcome = 'updated';
+
+-- name: merge_articles
+MERGE INTO articles AS a
+USING (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
+ON a.article_id = s.article_id
+WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
+    url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
+    section = s.section, lang = s.lang, published_at = s.published_at,
+    modified_at = s.modified_at, tags = s.tags, labels = s.labels, body = s.body,
+    image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
+    provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
+    version = a.version + 1, version_seen_at = s.seen_at,
+    last_seen_at = s.seen_at, last_run_id = s.run_id
+WHEN MATCHED THEN UPDATE SET
+    labels = s.labels, last_seen_at = s.seen_at, last_run_id = s.run_id
+WHEN NOT MATCHED THEN INSERT (
+    article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
+    tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
+    content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id)
+VALUES (
+    s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
+    s.published_at, s.modified_at, s.tags, s.labels, s.body, s.image_url, s.image_caption,
+    s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
+    s.seen_at, s.run_id);
+
+-- name: refresh_tags
+DELETE FROM article_tags WHERE article_id IN
+    (SELECT article_id FROM run_outcomes WHERE outcome IN ('new', 'updated'));
+INSERT INTO article_tags
+SELECT s.article_id, unnest(s.tags) AS tag
+FROM articles_staging s JOIN run_outcomes o USING (article_id)
+WHERE s.run_id = $run_id AND o.outcome IN ('new', 'updated');
+
+-- name: record_fetches
+INSERT INTO fetches
+SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
+       CAST(f.fetched_at AS TIMESTAMPTZ), f.warc_file, CAST(f.warc_offset AS BIGINT),
+       CAST(f.warc_length AS BIGINT), f.article_id, coalesce(o.outcome, f.outcome)
+FROM batch_fetches f LEFT JOIN run_outcomes o
+    ON f.article_id = o.article_id AND f.outcome = 'loaded';
+
+-- name: record_quarantine
+INSERT INTO quarantine
+SELECT $run_id, article_id, url, CAST(reasons AS VARCHAR[]), CAST(record AS JSON),
+       CAST($seen_at AS TIMESTAMPTZ)
+FROM batch_quarantine;
+
+-- name: record_validation
+INSERT INTO validation_results
+SELECT $run_id, suite, expectation, "column", severity, success, unexpected_count,
+       unexpected_percent, CAST(sample_ids AS VARCHAR[]), reason
+FROM batch_validation;
+
+-- name: record_run
+INSERT INTO crawl_runs
+SELECT $run_id, $flow_run_id, $site, $base_url, $mode, CAST($started_at AS TIMESTAMPTZ),
+       CAST($finished_at AS TIMESTAMPTZ), 'completed', NULL,
+       count(*),
+       count(*) FILTER (WHERE status IS NOT NULL),
+       count(*) FILTER (WHERE outcome = 'new'),
+       count(*) FILTER (WHERE outcome = 'updated'),
+       count(*) FILTER (WHERE outcome = 'unchanged'),
+       count(*) FILTER (WHERE outcome = 'quarantined'),
+       count(*) FILTER (WHERE outcome = 'failed'),
+       $archive_dir
+FROM fetches WHERE run_id = $run_id AND kind = 'article';
+
+-- name: record_failed_run
+INSERT INTO crawl_runs (run_id, flow_run_id, site, base_url, mode, started_at, finished_at,
+                        status, error, archive_dir)
+VALUES ($run_id, $flow_run_id, $site, $base_url, $mode, CAST($started_at AS TIMESTAMPTZ),
+        CAST($finished_at AS TIMESTAMPTZ), 'failed', $error, $archive_dir);
+
+-- name: unstage
+DELETE FROM articles_staging WHERE run_id = $run_id;
+
+-- name: run_summary
+SELECT run_id, status, discovered, fetched, new, updated, unchanged, quarantined, failed
+FROM crawl_runs WHERE run_id = $run_id;
