@@ -87,7 +87,7 @@ class DemoSite:
     def visible(self) -> tuple[DemoArticle, ...]:
         """Articles published by `as_of`, newest first, as the listing shows them."""
         shown = [a for a in self.articles if a.published <= self.as_of]
-        return tuple(sorted(shown, key=lambda a: (a.published, a.index), reverse=True))
+        return tuple(sorted(shown, key=lambda a: (-a.published.timestamp(), a.index)))
 
     @property
     def page_count(self) -> int:

@@ -94,7 +94,7 @@ def start(site: DemoSite, port: int = 0, verbose: bool = False) -> RunningSite:
 
 def serve_forever(site: DemoSite, port: int, verbose: bool = True) -> None:
     server = _Server(site, port, verbose)
-    print(f"Demo site on {server.base_url} (as of {site.as_of.isoformat()}); Ctrl-C stops it.")
+    print(f"Demo site on {server.base_url} (as of {site.as_of.isoformat()}); Ctrl-C stops it.", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

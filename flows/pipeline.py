@@ -64,6 +64,17 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, max_pages: int) -> P
     return run_dir
 
 
+def _require_a_listing(fetches: pd.DataFrame, profile: SiteProfile) -> None:
+    """A crawl that fetched no listing page found nothing because the site failed, not empty."""
+    listings = fetches[fetches["kind"] == "listing"]
+    if not (listings["status"] == 200).any():
+        first = listings.iloc[0] if len(listings) else None
+        why = "no listing page was requested" if first is None else (
+            first["error"] or f"HTTP {first['status']}")
+        raise CrawlError(f"could not fetch the listing of {profile.name} at "
+                         f"{profile.listing_url(1)}: {why}")
+
+
 @task(cache_policy=NO_CACHE)
 def extract(run_dir: Path, fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
     """Extract every archived article page that answered 200."""
@@ -172,6 +183,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
         try:
             crawl(profile, run_dir, run_id, max_pages)
             fetches = fetch_table(run_dir)
+            _require_a_listing(fetches, profile)
             records = extract(run_dir, fetches, profile)
             batch = clean_batch(records)
             validation = validate_batch(batch, profile, started)

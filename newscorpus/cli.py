@@ -19,7 +19,8 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Keep a news site's articles as an analytical corpus in DuckDB.")
-out = Console()
+# Piped output is not cut to 80 columns: scripts and logs get whole tables.
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 DbOption = Annotated[Path | None, typer.Option(
@@ -34,7 +35,7 @@ class UsageError(Exception):
 def _table(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=True, min_width=len(column))
     for row in rows:
         table.add_row(*("NULL" if v is None else str(v) for v in row))
     return table
@@ -58,6 +59,8 @@ def run(
     quiet_prefect_defaults()
     from flows.pipeline import news_pipeline
 
+    _tracebacks_off_the_console()
+
     summary = news_pipeline(site=site, base_url=base_url, db=str(db) if db else None,
                             max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
     if as_json:
@@ -67,6 +70,22 @@ def run(
 
     out.print(_table(list(SUMMARY_FIELDS), [tuple(summary[f] for f in SUMMARY_FIELDS)],
                      title=f"Run {summary['run_id']} ({summary['status']}) -> {summary['db']}"))
+
+
+def _tracebacks_off_the_console() -> None:
+    """Prefect logs a failed run with its traceback; on the console, the message is enough."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    def strip(record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.addFilter(strip)
 
 
 @app.command()
@@ -123,32 +142,26 @@ def sites() -> None:
 
 
 def main() -> int:
+    """Run the CLI; usage errors are Click's (exit 2), known failures one line, others one line."""
     from sites import UnknownSiteError
     from warehouse.db import WarehouseBusyError, WarehouseMissingError
 
     try:
-        app(standalone_mode=False)
+        app()  # standalone: Click prints usage errors itself and exits
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 0
     except (UsageError, UnknownSiteError, WarehouseMissingError) as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2
     except WarehouseBusyError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 3
-    except typer.Exit as done:
-        return done.exit_code
-    except typer.Abort:
-        err.print("aborted")
-        return 130
     except Exception as error:  # noqa: BLE001 - one line for the user, traceback on demand
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return error.exit_code
         if os.environ.get("NEWSCORPUS_DEBUG"):
             raise
-        err.print(f"[red]error:[/red] {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-                  "\n(set NEWSCORPUS_DEBUG=1 for the traceback)", highlight=False)
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        err.print(f"[red]error:[/red] {type(error).__name__}: {first_line}\n"
+                  "(set NEWSCORPUS_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
         return 1
     return 0
 

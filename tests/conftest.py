@@ -1,0 +1,103 @@
+"""Shared fixtures: a real demo site on loopback, a real Prefect backend, real DuckDB files.
+
+Prefect's environment is set before anything imports Prefect: a temporary PREFECT_HOME (cache
+records must not survive between test runs), no telemetry, and a generous start-up timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="newscorpus-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
+os.environ.pop("NEWSCORPUS_DB", None)
+os.environ.pop("NEWSCORPUS_DATA_DIR", None)
+
+from demosite.corpus import build_site  # noqa: E402
+from demosite.server import RunningSite, start  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[RunningSite]:
+    """The default demo site (as the seed page was captured), on a free port."""
+    site = start(build_site())
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="session")
+def truth(demo: RunningSite) -> dict[str, Any]:
+    return get_json(f"{demo.base_url}/__truth__")
+
+
+@pytest.fixture(scope="session")
+def prefect_backend() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(scope="session")
+def two_runs(demo: RunningSite, prefect_backend: None,
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two runs of the real flow against the demo site, into one fresh database."""
+    from flows.pipeline import news_pipeline
+
+    root = tmp_path_factory.mktemp("pipeline")
+    db = root / "corpus.duckdb"
+    first = news_pipeline(site="demo", base_url=demo.base_url, db=str(db), data_dir=str(root))
+    snapshot = _articles(db)
+    second = news_pipeline(site="demo", base_url=demo.base_url, db=str(db), data_dir=str(root))
+    return {"db": db, "root": root, "first": first, "second": second,
+            "articles_after_first": snapshot}
+
+
+def _articles(db: Path) -> list[tuple[Any, ...]]:
+    from warehouse.db import connect
+
+    con = connect(db, read_only=True)
+    try:
+        return con.execute("SELECT article_id, content_hash, url, title, body FROM articles "
+                           "ORDER BY article_id").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def query(two_runs: dict[str, Any]) -> Any:
+    """Run SQL read-only against the two-run database."""
+    from warehouse.db import connect
+
+    def run(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        con = connect(two_runs["db"], read_only=True)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+
+    return run

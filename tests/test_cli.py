@@ -1,0 +1,125 @@
+"""The `newscorpus` command as a user runs it: a real process, real output, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+
+NEWSCORPUS = shutil.which("newscorpus", path=str(Path(sys.executable).parent)) or "newscorpus"
+
+
+def newscorpus(*args: str, cwd: Path, env: dict[str, str] | None = None,
+               timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NEWSCORPUS, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and text in lines[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """`newscorpus run` with no arguments, in a fresh folder: the README's first command."""
+    workdir = tmp_path_factory.mktemp("default-run")
+    result = newscorpus("run", cwd=workdir, env={"NEWSCORPUS_DEMO_PORT": str(free_port())})
+    return workdir, result
+
+
+def test_default_run_prints_the_summary_and_fills_data(default_run, truth):
+    workdir, result = default_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    for column in ("discovered", "fetched", "new", "updated", "unchanged", "quarantined",
+                   "failed", "seconds"):
+        assert column in result.stdout
+    assert (workdir / "data" / "corpus.duckdb").is_file()
+    count = newscorpus("sql", "select count(*) from articles", cwd=workdir)
+    assert count.returncode == 0, count.stderr
+    loadable = sum(1 for a in truth["articles"] if a["expected"] == "loaded")
+    assert count.stdout.strip() == str(loadable)
+
+
+def test_sql_json_output(default_run):
+    workdir, _ = default_run
+    result = newscorpus("sql", "select status, discovered from crawl_runs", "--json", cwd=workdir)
+    assert result.returncode == 0
+    assert '"status": "completed"' in result.stdout
+
+
+def test_sql_refuses_writes(default_run):
+    workdir, _ = default_run
+    result = newscorpus("sql", "delete from articles", cwd=workdir)
+    assert_one_line_error(result, 2, "read-only")
+    count = newscorpus("sql", "select count(*) from articles", cwd=workdir)
+    assert int(count.stdout) > 0
+
+
+def test_sql_on_a_missing_database(tmp_path):
+    result = newscorpus("sql", "select 1", "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
+    assert_one_line_error(result, 2, "no database at")
+
+
+def test_sql_syntax_error(default_run):
+    workdir, _ = default_run
+    assert_one_line_error(newscorpus("sql", "selec 1", cwd=workdir), 2, "query failed")
+
+
+def test_unknown_site(tmp_path):
+    result = newscorpus("run", "--site", "nowhere", cwd=tmp_path)
+    assert_one_line_error(result, 2, "unknown site 'nowhere'")
+    assert not (tmp_path / "data").exists()
+
+
+def test_unreachable_site_fails_clearly_and_is_recorded(tmp_path):
+    result = newscorpus("run", "--base-url", f"http://127.0.0.1:{free_port()}", cwd=tmp_path)
+    assert_one_line_error(result, 1, "could not fetch the listing")
+    runs = newscorpus("sql", "select status, error from crawl_runs", "--json", cwd=tmp_path)
+    assert '"status": "failed"' in runs.stdout and "could not fetch" in runs.stdout
+
+
+def test_bad_option_value(tmp_path):
+    result = newscorpus("run", "--max-pages", "-3", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "max-pages" in result.stderr
+
+
+def test_help_documents_every_command(tmp_path):
+    result = newscorpus("--help", cwd=tmp_path)
+    for command in ("run", "sql", "demo-site", "sites"):
+        assert command in result.stdout
+    assert "espreso" in newscorpus("sites", cwd=tmp_path).stdout
+
+
+def test_demo_site_command_serves_until_stopped(tmp_path):
+    import json
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([NEWSCORPUS, "demo-site", "--port", str(port), "--articles", "80",
+                               "--seed", "3"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert f"127.0.0.1:{port}" in server.stdout.readline()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/__truth__", timeout=5) as r:
+                    truth = json.load(r)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert truth["size"] == 80 and truth["seed"] == 3 and len(truth["articles"]) == 80
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

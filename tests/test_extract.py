@@ -1,0 +1,102 @@
+"""Extraction and cleaning as pure functions, on pages the demo site renders."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from demosite import render
+from demosite.corpus import build_site
+from extract.article import extract_article
+from extract.clean import clean
+from extract.dates import parse_date_line
+from sites import load_profile
+from sites.urls import article_id, canonicalize, on_site
+
+BASE = "http://127.0.0.1:9"
+PROFILE = load_profile("demo", BASE)
+SITE = build_site()
+
+
+def page(index: int, **changes) -> tuple[bytes, str]:
+    article = replace(next(a for a in SITE.articles if a.index == index), **changes)
+    return render.article(SITE, article, BASE).encode(), f"{BASE}/{article.slug}"
+
+
+def test_seed_page_fields():
+    record = extract_article(*page(0), PROFILE)
+    assert record.title.startswith("EU supports Zelenskyy’s call")
+    assert record.published_at == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
+    assert record.tags == [] and record.has_jsonld
+    assert record.body.splitlines()[0] == "client/title.list_title"  # cleaning drops it
+    assert "Read also" not in record.body and "More news" not in record.body
+    assert record.provenance["published_at"] == "jsonld"
+
+
+def test_layers_agree_without_jsonld_and_opengraph():
+    with_ld = extract_article(*page(0), PROFILE)
+    without = extract_article(*page(0, jsonld=False, opengraph=False), PROFILE)
+    assert without.provenance["published_at"] == "selector"
+    assert without.provenance["title"] == "selector"
+    for field in ("title", "subtitle", "published_at", "body", "section"):
+        assert getattr(without, field) == getattr(with_ld, field), field
+
+
+def test_ukrainian_date_line_in_kyiv_time():
+    rules = PROFILE.dates
+    parsed = parse_date_line("24 січня, 2025 П'ятниця", "12:37", rules, PROFILE.tz)
+    assert parsed == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
+    summer = parse_date_line("1 July, 2024 Monday", "09:05", rules, PROFILE.tz)
+    assert summer == datetime(2024, 7, 1, 6, 5, tzinfo=UTC)  # EEST, UTC+3
+    assert parse_date_line("31 February, 2025", "10:00", rules, PROFILE.tz) is None
+    assert parse_date_line("no date here", None, rules, PROFILE.tz) is None
+
+
+def test_ukrainian_article_without_structured_data():
+    index = next(a.index for a in SITE.articles if a.lang == "uk")
+    record = extract_article(*page(index, jsonld=False, opengraph=False), PROFILE)
+    assert record.lang == "uk"
+    assert record.published_at == next(
+        a.published for a in SITE.articles if a.index == index).astimezone(UTC)
+
+
+def test_missing_date_and_empty_body_stay_empty():
+    ok = next(a.index for a in SITE.articles if a.state == "ok" and a.index > 40)
+    no_date = extract_article(*page(ok, state="missing_date", jsonld=False, opengraph=False),
+                              PROFILE)
+    assert no_date.published_at is None
+    empty = extract_article(*page(ok, state="empty_body"), PROFILE)
+    assert empty.body == ""
+
+
+def test_clean_normalizes_and_derives():
+    record = extract_article(*page(0), PROFILE)
+    messy = replace(record, url=record.url + "?utm_source=x#top", title="  A\u00a0 title ",
+                    tags=["Donald Trump", "donald-trump", "NATO"])
+    batch = clean([record, messy])
+    assert len(batch.articles) == 1 and len(batch.duplicates) == 1
+    row = batch.articles.iloc[0]
+    assert not row["body"].startswith("client/") and "\u00a0" not in row["body"]
+    assert row["article_id"] == article_id(row["canonical_url"])
+    assert row["word_count"] == len(row["body"].split())
+    dup = batch.duplicates.iloc[0]
+    assert dup["title"] == "A title" and dup["url"] == record.url
+    assert dup["tags"] == ["donald-trump", "nato"]
+    assert dup["content_hash"] != row["content_hash"]
+
+
+def test_content_hash_ignores_labels_but_not_text():
+    record = extract_article(*page(0), PROFILE)
+    same = clean([record]).articles.iloc[0]["content_hash"]
+    relabeled = clean([replace(record, labels=["Updated"])]).articles.iloc[0]["content_hash"]
+    edited = clean([replace(record, body=record.body + "\n\nA new paragraph.")])
+    assert same == relabeled
+    assert edited.articles.iloc[0]["content_hash"] != same
+
+
+def test_canonical_urls():
+    assert canonicalize("/a?utm_source=t&utm_medium=s&id=2#x", "HTTP://Example.COM/b") == \
+        "http://example.com/a?id=2"
+    assert canonicalize("http://example.com/a?fbclid=1") == "http://example.com/a"
+    assert on_site("http://sub.example.com/x", "example.com")
+    assert not on_site("http://example.com.evil.net/x", "example.com")

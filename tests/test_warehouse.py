@@ -1,0 +1,153 @@
+"""The warehouse: migrations, the record/DDL contract, and transactional, idempotent loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from demosite import render
+from demosite.corpus import build_site
+from expectations.validate import RESULT_COLUMNS
+from extract.article import extract_article
+from extract.clean import clean
+from extract.record import CORPUS_COLUMNS
+from sites import load_profile
+from warehouse.db import WarehouseBusyError, WarehouseMissingError, connect
+from warehouse.load import AccountingError, Batch, RunInfo, load_run
+
+BASE = "http://127.0.0.1:9"
+PROFILE = load_profile("demo", BASE)
+SITE = build_site(60)
+T0 = datetime(2025, 2, 10, 10, 0, tzinfo=UTC)
+
+
+def make_batch(indices: list[int], edit: int | None = None) -> Batch:
+    records = []
+    for article in (a for a in SITE.articles if a.index in indices):
+        record = extract_article(render.article(SITE, article, BASE).encode(),
+                                 f"{BASE}/{article.slug}", PROFILE)
+        if article.index == edit:
+            record = replace(record, body=record.body + "\n\nAn edit.")
+        records.append(record)
+    articles = clean(records).articles
+    fetches = pd.DataFrame({
+        "url": articles["url"], "kind": "article", "status": 200, "error": None,
+        "fetched_at": T0.isoformat(), "warc_file": "crawl.warc.gz", "warc_offset": 0,
+        "warc_length": 1, "final_url": articles["url"], "article_id": articles["article_id"],
+        "outcome": "loaded"})
+    return Batch(articles, fetches,
+                 pd.DataFrame(columns=["article_id", "url", "reasons", "record"]),
+                 pd.DataFrame(columns=RESULT_COLUMNS))
+
+
+def run_info(run_id: str, at: datetime = T0) -> RunInfo:
+    return RunInfo(run_id=run_id, site="demo", base_url=BASE, mode="full", started_at=at,
+                   archive_dir="/nowhere")
+
+
+def table_checksums(db: Path) -> dict[str, tuple]:
+    con = connect(db, read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*), bit_xor(hash(x)) FROM {t} AS x").fetchone()
+                for t in ("articles", "article_versions", "article_tags", "fetches",
+                          "quarantine", "validation_results")}
+    finally:
+        con.close()
+
+
+def test_migrations_apply_once(tmp_path):
+    db = tmp_path / "c.duckdb"
+    connect(db).close()
+    con = connect(db)
+    try:
+        assert [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()] \
+            == ["001_corpus"]
+    finally:
+        con.close()
+
+
+def test_articles_table_follows_the_record(tmp_path):
+    con = connect(tmp_path / "c.duckdb")
+    try:
+        columns = [r[0] for r in con.execute("DESCRIBE articles").fetchall()]
+        staging = [r[0] for r in con.execute("DESCRIBE articles_staging").fetchall()]
+    finally:
+        con.close()
+    assert columns[:len(CORPUS_COLUMNS)] == list(CORPUS_COLUMNS)
+    assert staging == [*CORPUS_COLUMNS, "run_id", "seen_at"]
+
+
+def test_reloading_a_run_is_a_no_op(tmp_path):
+    db = tmp_path / "c.duckdb"
+    first = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)
+    before = table_checksums(db)
+    again = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)
+    assert again == first and first["new"] == 4
+    assert table_checksums(db) == before
+
+
+def test_an_edit_becomes_current_and_the_old_text_is_kept(tmp_path):
+    db = tmp_path / "c.duckdb"
+    load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
+    later = T0 + timedelta(hours=1)
+    summary = load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    assert (summary["new"], summary["updated"], summary["unchanged"]) == (0, 1, 2)
+    con = connect(db, read_only=True)
+    try:
+        current = con.execute("SELECT version, body, version_seen_at, first_seen_at FROM articles "
+                              "WHERE body LIKE '%An edit.'").fetchall()
+        versions = con.execute("SELECT version, valid_from, valid_to, body FROM article_versions"
+                               ).fetchall()
+    finally:
+        con.close()
+    assert len(current) == 1 and current[0][0] == 2
+    assert current[0][2] == later and current[0][3] == T0
+    assert len(versions) == 1
+    version, valid_from, valid_to, body = versions[0]
+    assert (version, valid_from, valid_to) == (1, T0, later)
+    assert not body.endswith("An edit.")
+
+
+def test_a_load_that_does_not_add_up_leaves_nothing(tmp_path):
+    db = tmp_path / "c.duckdb"
+    load_run(db, run_info("r1"), make_batch([0, 1]), T0)
+    before = table_checksums(db)
+    bad = make_batch([2, 3])
+    bad.fetches.loc[0, "outcome"] = None  # a discovered URL with no state
+    with pytest.raises(AccountingError, match="add up"):
+        load_run(db, run_info("r2"), bad, T0)
+    assert table_checksums(db) == before
+    con = connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM crawl_runs WHERE run_id = 'r2'").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_busy_database_is_one_clear_error(tmp_path):
+    db = tmp_path / "c.duckdb"
+    connect(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+        "time.sleep(60)"), str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WarehouseBusyError, match=r"in use by another process \(PID \d+\)"):
+            connect(db)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    connect(db).close()
+
+
+def test_read_only_open_of_a_missing_database(tmp_path):
+    with pytest.raises(WarehouseMissingError, match="newscorpus run"):
+        connect(tmp_path / "absent.duckdb", read_only=True)
