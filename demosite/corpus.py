@@ -102,6 +102,14 @@ class DemoSite:
         return found if found is not None and found.published <= self.as_of else None
 
 
+def _with_update(original: Revision, after: timedelta,
+                 rng: random.Random) -> tuple[Revision, Revision]:
+    """The original text, and an edit `after` it that appends an update note."""
+    edit = Revision(original.modified + after, original.title, original.subtitle,
+                    (*original.blocks, ("p", vocab.update_note(rng))))
+    return original, edit
+
+
 def _seed_articles() -> list[DemoArticle]:
     seed_article, feed = seed_page()
     articles = [
@@ -125,9 +133,7 @@ def _seed_articles() -> list[DemoArticle]:
         original = Revision(entry.published, entry.title, vocab.subtitle(rng), vocab.body(rng))
         revisions = (original,)
         if entry.label == "Updated":
-            later = entry.published + timedelta(hours=1, minutes=15)
-            revisions += (Revision(later, entry.title, original.subtitle,
-                                   original.blocks + (("p", vocab.update_note(rng)),)),)
+            revisions = _with_update(original, timedelta(hours=1, minutes=15), rng)
         articles.append(DemoArticle(
             index=i,
             slug=slugify(entry.title),
@@ -178,9 +184,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
         original = Revision(published, title, vocab.subtitle(rng, lang), vocab.body(rng, lang))
         revisions = (original,)
         if index in updated:
-            later = published + timedelta(hours=rng.randint(2, 30))
-            revisions += (Revision(later, title, original.subtitle,
-                                   original.blocks + (("p", vocab.update_note(rng)),)),)
+            revisions = _with_update(original, timedelta(hours=rng.randint(2, 30)), rng)
         state = ("not_found" if index in not_found else "empty_body" if index in empty_body
                  else "missing_date" if index in missing_date else "ok")
         articles.append(DemoArticle(

@@ -56,7 +56,8 @@ def _is_subheading(line: str) -> bool:
 @cache
 def seed_page() -> tuple[SeedArticle, tuple[FeedEntry, ...]]:
     lines = [line.rstrip() for line in SEED_FILE.read_text(encoding="utf-8").split("\n")]
-    title, date_line, time_line, lead, template_key = lines[2], lines[4], lines[5], lines[7], lines[9]
+    # The captured page's fixed head: site name, title, date line, time, lead, template key.
+    title, date_line, time_line, lead, template_key = (lines[i] for i in (2, 4, 5, 7, 9))
     day_part, _weekday = date_line.rsplit(" ", 1)
     day_month, year = day_part.split(", ")
     published = datetime.combine(

@@ -20,9 +20,9 @@ HOST = "127.0.0.1"
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -35,10 +35,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         site, base = self.server.site, self.server.base_url
         parts = urlsplit(self.path)
         path = unquote(parts.path).rstrip("/") or "/"
@@ -94,7 +94,8 @@ def start(site: DemoSite, port: int = 0, verbose: bool = False) -> RunningSite:
 
 def serve_forever(site: DemoSite, port: int, verbose: bool = True) -> None:
     server = _Server(site, port, verbose)
-    print(f"Demo site on {server.base_url} (as of {site.as_of.isoformat()}); Ctrl-C stops it.", flush=True)
+    print(f"Demo site on {server.base_url} (as of {site.as_of.isoformat()}); Ctrl-C stops it.",
+          flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

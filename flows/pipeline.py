@@ -150,7 +150,7 @@ def _is_busy(state: Any) -> bool:
         state.result()
     except WarehouseBusyError:
         return True
-    except Exception:  # noqa: BLE001 - any other failure is not worth a retry
+    except Exception:
         return False
     return False
 
@@ -191,7 +191,8 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
         except Exception as error:
             logger.error("Run %s failed: %s", run_id, error)
             try:
-                record_failed_run(db_file, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
+                record_failed_run(db_file, run, datetime.now(UTC),
+                                  f"{type(error).__name__}: {error}")
             except WarehouseBusyError:
                 logger.warning("Could not record the failed run: the database is busy")
             raise

@@ -43,7 +43,8 @@ def _table(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = 
 
 @app.command()
 def run(
-    site: Annotated[str, typer.Option(help="Site profile; `demo` starts the built-in demo site.")] = "demo",
+    site: Annotated[str, typer.Option(
+        help="Site profile; `demo` starts the built-in demo site.")] = "demo",
     base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
     db: DbOption = None,
     max_pages: Annotated[int, typer.Option(min=0, help="Listing pages to crawl; 0 = all.")] = 0,
@@ -156,7 +157,7 @@ def main() -> int:
     except WarehouseBusyError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 3
-    except Exception as error:  # noqa: BLE001 - one line for the user, traceback on demand
+    except Exception as error:
         if os.environ.get("NEWSCORPUS_DEBUG"):
             raise
         first_line = str(error).splitlines()[0] if str(error) else ""

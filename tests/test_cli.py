@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port
 
 NEWSCORPUS = shutil.which("newscorpus", path=str(Path(sys.executable).parent)) or "newscorpus"
@@ -29,7 +28,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, t
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def default_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """`newscorpus run` with no arguments, in a fresh folder: the README's first command."""
     workdir = tmp_path_factory.mktemp("default-run")
     result = newscorpus("run", cwd=workdir, env={"NEWSCORPUS_DEMO_PORT": str(free_port())})

@@ -21,10 +21,9 @@ def test_articles_equal_the_loadable_articles_of_truth(two_runs, truth, query):
 
 
 def test_seed_article_row(two_runs, query):
-    rows = query("SELECT title, published_at, tags, body FROM articles WHERE title = ?",
-                 SEED_TITLE)
+    rows = query("SELECT published_at, tags, body FROM articles WHERE title = ?", SEED_TITLE)
     assert len(rows) == 1
-    title, published_at, tags, body = rows[0]
+    published_at, tags, body = rows[0]
     assert published_at == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
     assert tags == []
     assert body.startswith("Bloomberg, citing its sources")
