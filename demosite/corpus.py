@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -82,6 +82,12 @@ class DemoSite:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_slug", {a.slug: a for a in self.articles})
+
+    def at(self, moment: datetime) -> DemoSite:
+        """The same corpus, as it stood at `moment` (time travel)."""
+        if moment.tzinfo is None:
+            raise ValueError("the as-of moment needs a time zone offset")
+        return replace(self, as_of=moment)
 
     @cached_property
     def visible(self) -> tuple[DemoArticle, ...]:
@@ -173,7 +179,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
     missing_date = _pick(rng, pool, rare)
     ukrainian = _pick(rng, pool, max(1, generated // 100))
     tracked = min(_pick(rng, pool, 1))
-    updated = _pick(rng, pool, max(1, generated * 3 // 100))
+    updated = _pick(rng, pool, max(1, generated * 5 // 100))
     leaked = _pick(rng, pool, max(1, generated // 20))
 
     for n, index in enumerate(indices, start=1):
@@ -184,7 +190,9 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
         original = Revision(published, title, vocab.subtitle(rng, lang), vocab.body(rng, lang))
         revisions = (original,)
         if index in updated:
-            revisions = _with_update(original, timedelta(hours=rng.randint(2, 30)), rng)
+            # Half the edits come within a day, half days later (late corrections).
+            delay = rng.randint(2, 30) if rng.random() < 0.5 else rng.randint(24, 144)
+            revisions = _with_update(original, timedelta(hours=delay), rng)
         state = ("not_found" if index in not_found else "empty_body" if index in empty_body
                  else "missing_date" if index in missing_date else "ok")
         articles.append(DemoArticle(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import defaultdict
 from datetime import datetime
+from email.utils import format_datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from demosite.vocabulary import tag_slug
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
@@ -124,12 +127,61 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
     )
 
 
-def robots() -> str:
-    return "User-agent: *\nDisallow: /search\nDisallow: /__truth__\n"
+def robots(base_url: str) -> str:
+    return (f"User-agent: *\nDisallow: /search\nDisallow: /__truth__\n\n"
+            f"Sitemap: {base_url}/sitemap.xml\n")
 
 
-def truth(site: DemoSite, base_url: str) -> dict[str, Any]:
-    """What the site serves, and what a correct pipeline must make of each article."""
+def validators(site: DemoSite, a: DemoArticle) -> tuple[str, datetime]:
+    """ETag and Last-Modified of an article page: they change when its revision does."""
+    rev = a.revision_at(site.as_of)
+    tag = hashlib.sha1(f"{a.slug}|{rev.modified.isoformat()}|{a.state}".encode()).hexdigest()
+    return f'"{tag[:16]}"', rev.modified
+
+
+def _by_month(site: DemoSite) -> dict[str, list[DemoArticle]]:
+    months: dict[str, list[DemoArticle]] = defaultdict(list)
+    for a in site.visible:
+        months[a.published.astimezone(KYIV).strftime("%Y-%m")].append(a)
+    return months
+
+
+def sitemap_index(site: DemoSite, base_url: str) -> str:
+    months = [{"key": key, "lastmod": max(a.revision_at(site.as_of).modified
+                                          for a in articles).isoformat()}
+              for key, articles in sorted(_by_month(site).items(), reverse=True)]
+    return _ENV.get_template("sitemap_index.xml").render(base_url=base_url, months=months)
+
+
+def sitemap(site: DemoSite, base_url: str, month: str) -> str | None:
+    articles = _by_month(site).get(month)
+    if not articles:
+        return None
+    entries = [{"loc": f"{base_url}/{a.slug}",
+                "lastmod": a.revision_at(site.as_of).modified.isoformat(),
+                "published": a.published.isoformat(),
+                "title": a.revision_at(site.as_of).title} for a in articles]
+    return _ENV.get_template("sitemap.xml").render(entries=entries)
+
+
+def rss(site: DemoSite, base_url: str, size: int = 50) -> str:
+    items = [{"title": a.revision_at(site.as_of).title, "link": f"{base_url}/{a.slug}",
+              "pub_date": format_datetime(a.published)} for a in site.visible[:size]]
+    return _ENV.get_template("rss.xml").render(base_url=base_url, items=items)
+
+
+def change_since(site: DemoSite, a: DemoArticle, since: datetime) -> str | None:
+    """"new" if published after `since`, "updated" if edited after it, else None."""
+    if a.published > since:
+        return "new"
+    return "updated" if a.revision_at(site.as_of).modified > since else None
+
+
+def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[str, Any]:
+    """What the site serves, and what a correct pipeline must make of each article.
+
+    With `since`, each article also says whether it is new or updated after that moment.
+    """
     articles = []
     for a in site.visible:
         rev = a.revision_at(site.as_of)
@@ -145,10 +197,15 @@ def truth(site: DemoSite, base_url: str) -> dict[str, Any]:
             "labels": list(a.labels_at(site.as_of)),
             "jsonld": a.jsonld,
             "revisions": len([r for r in a.revisions if r.modified <= site.as_of]),
+            **({"change": change_since(site, a, since)} if since else {}),
         })
     counts: dict[str, int] = {}
     for entry in articles:
         counts[entry["expected"]] = counts.get(entry["expected"], 0) + 1
+    changes: dict[str, int] = {}
+    for entry in articles:
+        if entry.get("change"):
+            changes[entry["change"]] = changes.get(entry["change"], 0) + 1
     return {
         "base_url": base_url,
         "as_of": site.as_of.isoformat(),
@@ -158,4 +215,6 @@ def truth(site: DemoSite, base_url: str) -> dict[str, Any]:
         "tracked_url": f"{base_url}/{site.tracked_slug}{TRACKING_QUERY}",
         "articles": articles,
         "expected_counts": counts,
+        **({"since": since.isoformat(), "change_counts": changes} if since else {}),
+        "page_size": site.page_size,
     }

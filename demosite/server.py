@@ -7,8 +7,11 @@ is how the default run and the tests use it; `newscorpus demo-site` serves in th
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -16,6 +19,7 @@ from demosite import render
 from demosite.corpus import DemoSite
 
 HOST = "127.0.0.1"
+NOT_FOUND = "<!DOCTYPE html><title>Not found</title><h1>Page not found</h1>"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -26,40 +30,81 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: str, content_type: str = "text/html; charset=utf-8") -> None:
+    def _send(self, status: int, body: str = "", content_type: str = "text/html; charset=utf-8",
+              headers: dict[str, str] | None = None) -> None:
         data = body.encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if status != 304:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
         self.do_GET()
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
         site, base = self.server.site, self.server.base_url
         parts = urlsplit(self.path)
         path = unquote(parts.path).rstrip("/") or "/"
+        query = parse_qs(parts.query)
+        xml = "application/xml; charset=utf-8"
         if path in ("/", "/news"):
-            pages = parse_qs(parts.query).get("page", ["1"])
-            page = int(pages[0]) if pages[0].isdigit() else 0
-            html = render.listing(site, page) if page >= 1 else None
+            page = query.get("page", ["1"])[0]
+            html = render.listing(site, int(page)) if page.isdigit() and int(page) >= 1 else None
         elif path == "/robots.txt":
-            return self._send(200, render.robots(), "text/plain; charset=utf-8")
+            return self._send(200, render.robots(base), "text/plain; charset=utf-8")
         elif path == "/__truth__":
-            return self._send(200, json.dumps(render.truth(site, base), ensure_ascii=False),
-                              "application/json")
+            since = _moment(query.get("since", [""])[0])
+            return self._send(200, json.dumps(render.truth(site, base, since),
+                                              ensure_ascii=False), "application/json")
+        elif path == "/sitemap.xml":
+            return self._send(200, render.sitemap_index(site, base), xml)
+        elif match := re.fullmatch(r"/sitemap-(\d{4}-\d{2})\.xml", path):
+            html = render.sitemap(site, base, match.group(1))
+            if html is not None:
+                return self._send(200, html, xml)
+        elif path == "/rss":
+            return self._send(200, render.rss(site, base), "application/rss+xml; charset=utf-8")
         elif path.startswith("/tag/"):
             html = render.tag_page(site, path.removeprefix("/tag/"))
         else:
-            article = site.article(path.lstrip("/"))
-            html = (render.article(site, article, base)
-                    if article is not None and article.state != "not_found" else None)
+            return self._article(site, base, path.lstrip("/"))
         if html is None:
-            return self._send(404, "<!DOCTYPE html><title>Not found</title><h1>Page not found</h1>")
+            return self._send(404, NOT_FOUND)
         self._send(200, html)
+
+    def _article(self, site: DemoSite, base: str, slug: str) -> None:
+        article = site.article(slug)
+        if article is None or article.state == "not_found":
+            return self._send(404, NOT_FOUND)
+        etag, modified = render.validators(site, article)
+        headers = {"ETag": etag, "Last-Modified": format_datetime(modified.astimezone(UTC),
+                                                                  usegmt=True)}
+        if self.headers.get("If-None-Match") == etag or _not_modified_since(
+                self.headers.get("If-Modified-Since"), modified):
+            self.server.not_modified += 1
+            return self._send(304, headers=headers)
+        self._send(200, render.article(site, article, base), headers=headers)
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _not_modified_since(header: str | None, modified: datetime) -> bool:
+    if not header:
+        return False
+    try:
+        return modified.replace(microsecond=0) <= parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -69,6 +114,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__((HOST, port), _Handler)
         self.site = site
         self.verbose = verbose
+        self.not_modified = 0  # 304 answers, for tests of conditional requests
         self.base_url = f"http://{HOST}:{self.server_address[1]}"
 
 
@@ -77,6 +123,10 @@ class RunningSite:
     base_url: str
     server: _Server
     thread: threading.Thread
+
+    def travel(self, moment: datetime) -> None:
+        """Serve the site as it stood at `moment` from now on, at the same address."""
+        self.server.site = self.server.site.at(moment)
 
     def stop(self) -> None:
         self.server.shutdown()

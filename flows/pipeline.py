@@ -1,8 +1,8 @@
 """The `news_pipeline` flow: crawl -> extract -> clean -> validate -> load.
 
 The crawl runs as a subprocess (Twisted's reactor cannot restart inside this process) and
-leaves a WARC archive and manifest. Everything after it reads only that archive, so a crawl
-and a reprocessing of an old archive share one path. Only the load step writes DuckDB.
+leaves a WARC archive and manifest. Everything after it reads only the archive, through the
+`process_archive` subflow, which backfills and reprocessing share. Only the load writes DuckDB.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
@@ -28,33 +28,37 @@ from demosite.corpus import build_site
 from expectations.validate import Validation, validate
 from extract.article import extract_article
 from extract.clean import CleanBatch, clean
-from flows import settings
+from flows import settings, state
 from flows.archive_index import fetch_table
 from flows.summary import markdown_summary
 from sites import SiteProfile, load_profile
-from spiders.archive import WARC_NAME, read_payloads
+from spiders.archive import read_payloads
 from warehouse.db import WarehouseBusyError
 from warehouse.load import Batch, RunInfo, load_run, record_failed_run
 
 
 class CrawlError(RuntimeError):
-    """The crawl subprocess failed; its log holds the details."""
+    """The crawl subprocess failed, or reached nothing; its log holds the details."""
 
 
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+def new_run_id(now: datetime, prefix: str = "") -> str:
+    return f"{prefix}{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def crawl(profile: SiteProfile, run_dir: Path, run_id: str, max_pages: int) -> Path:
-    """Crawl into `run_dir`; retried once, since a crawl's failures are mostly transient."""
+def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any],
+          max_pages: int = 0) -> Path:
+    """Crawl into `run_dir` as `plan` says; retried once, crawl failures being mostly transient."""
     logger = get_run_logger()
     run_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = run_dir / "plan.json"
+    plan_path.write_text(json.dumps(plan), encoding="utf-8")
     log_path = run_dir / "crawl.log"
     command = [sys.executable, "-m", "spiders.crawl", "--site", profile.name,
                "--base-url", profile.base_url, "--out", str(run_dir), "--run-id", run_id,
-               "--max-pages", str(max_pages)]
-    logger.info("Crawling %s (%s); log in %s", profile.name, profile.base_url, log_path)
+               "--max-pages", str(max_pages), "--plan", str(plan_path)]
+    logger.info("Crawling %s (%s), mode %s; log in %s", profile.name, profile.base_url,
+                plan["mode"], log_path)
     with open(log_path, "w", encoding="utf-8") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
@@ -64,11 +68,11 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, max_pages: int) -> P
     return run_dir
 
 
-def _require_a_listing(fetches: pd.DataFrame, profile: SiteProfile) -> None:
-    """A crawl that fetched no listing page found nothing because the site failed, not empty."""
-    listings = fetches[fetches["kind"] == "listing"]
-    if not (listings["status"] == 200).any():
-        first = listings.iloc[0] if len(listings) else None
+def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None:
+    """A crawl that fetched no listing or sitemap page found nothing because the site failed."""
+    pages = fetches[fetches["kind"].isin(["listing", "sitemap"])]
+    if not (pages["status"] == 200).any():
+        first = pages.iloc[0] if len(pages) else None
         why = "no listing page was requested" if first is None else (
             first["error"] or f"HTTP {first['status']}")
         raise CrawlError(f"could not fetch the listing of {profile.name} at "
@@ -76,13 +80,15 @@ def _require_a_listing(fetches: pd.DataFrame, profile: SiteProfile) -> None:
 
 
 @task(cache_policy=NO_CACHE)
-def extract(run_dir: Path, fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
-    """Extract every archived article page that answered 200."""
+def extract(fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
+    """Extract every archived article page that answered 200, reading each WARC file once."""
     todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
-    by_offset = dict(zip(todo["warc_offset"].astype(int), todo["final_url"], strict=True))
-    records = [extract_article(body, by_offset[offset], profile, content_type)
-               for offset, content_type, body in read_payloads(run_dir / WARC_NAME,
-                                                               set(by_offset))]
+    records = []
+    for warc_file, group in todo.groupby("warc_file", sort=False):
+        by_offset = dict(zip(group["warc_offset"].astype(int), group["final_url"], strict=True))
+        records += [extract_article(body, by_offset[offset], profile, content_type)
+                    for offset, content_type, body in read_payloads(Path(warc_file),
+                                                                    set(by_offset))]
     get_run_logger().info("Extracted %d articles", len(records))
     return records
 
@@ -138,74 +144,104 @@ def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -
                  validation.results)
 
 
+def _is_busy(task: Any, run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except WarehouseBusyError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is not worth a retry
+        return False
+    return False
+
+
 @task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
-      retry_condition_fn=lambda task, run, state: _is_busy(state))
+      retry_condition_fn=_is_busy)
 def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
     """Publish the run; retried only while another process holds the database."""
     return load_run(db, run, batch, datetime.now(UTC))
 
 
-def _is_busy(state: Any) -> bool:
+@flow(name="process_archive")
+def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame,
+                    db: Path) -> dict[str, Any]:
+    """Archived responses -> extract -> clean -> validate -> load, for one run."""
+    records = extract(fetches, profile)
+    batch = clean_batch(records)
+    validation = validate_batch(batch, profile, run.started_at)
+    return load(db, run, assemble(fetches, batch, validation))
+
+
+def publish(summary: dict[str, Any], started: datetime, db: Path) -> dict[str, Any]:
+    """Add the timing, publish the summary as a Prefect artifact, and log it."""
+    summary = {**summary, "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+               "db": str(db)}
+    create_markdown_artifact(key="run-summary", markdown=markdown_summary(summary),
+                             description=f"newscorpus {summary.get('mode')} run "
+                                         f"{summary.get('run_id')}")
+    get_run_logger().info("Run %s: %s", summary.get("run_id"), json.dumps(summary, default=str))
+    return summary
+
+
+def record_failure(db: Path, run: RunInfo, error: BaseException) -> None:
+    get_run_logger().error("Run %s failed: %s", run.run_id, error)
     try:
-        state.result()
+        record_failed_run(db, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
     except WarehouseBusyError:
-        return True
-    except Exception:
-        return False
-    return False
+        get_run_logger().warning("Could not record the failed run: the database is busy")
+
+
+def flow_run_id() -> str | None:
+    return str(runtime.flow_run.id) if runtime.flow_run.id else None
+
+
+def incremental_plan(db: Path, profile: SiteProfile) -> dict[str, Any]:
+    """Known URLs, and the cutoff: the newest article held minus the overlap window."""
+    newest = state.high_water_mark(db, profile)
+    overlap = timedelta(minutes=int(profile.discovery.get("overlap_minutes", 60)))
+    return {"mode": "incremental", "known": state.known_urls(db, profile),
+            "cutoff": (newest - overlap).isoformat() if newest else None}
 
 
 @flow(name="news_pipeline", log_prints=True)
 def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | None = None,
-                  max_pages: int = 0, data_dir: str | None = None) -> dict[str, Any]:
-    """Crawl a site once and load its articles into the DuckDB corpus.
+                  mode: Literal["incremental", "full"] = "incremental", max_pages: int = 0,
+                  data_dir: str | None = None) -> dict[str, Any]:
+    """Crawl a site once and load its new and changed articles into the DuckDB corpus.
 
     Args:
         site: the site profile (see `newscorpus sites`); "demo" starts the built-in demo site
             unless `base_url` is given.
         base_url: override the profile's base URL.
         db: the DuckDB file (default `data/corpus.duckdb`).
-        max_pages: listing pages to crawl; 0 crawls them all.
+        mode: "incremental" fetches what is new or changed since the corpus's newest article
+            (everything, on an empty corpus); "full" re-crawls every listing page.
+        max_pages: listing pages to crawl at most; 0 = no limit.
         data_dir: where archives live (default `data/`).
     """
-    logger = get_run_logger()
     started = datetime.now(UTC)
     db_file = settings.db_path(db, data_dir)
     with ExitStack() as stack:
         if site == "demo" and not base_url:
-            base_url = stack.enter_context(_demo_site())
+            base_url = stack.enter_context(demo_site())
         profile = load_profile(site, base_url)
         run_id = new_run_id(started)
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
-        run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode="full",
-                      started_at=started, archive_dir=str(run_dir),
-                      flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None)
+        run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,
+                      started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
         try:
-            crawl(profile, run_dir, run_id, max_pages)
+            plan = incremental_plan(db_file, profile) if mode == "incremental" else {"mode": mode}
+            crawl(profile, run_dir, run_id, plan, max_pages)
             fetches = fetch_table(run_dir)
-            _require_a_listing(fetches, profile)
-            records = extract(run_dir, fetches, profile)
-            batch = clean_batch(records)
-            validation = validate_batch(batch, profile, started)
-            summary = load(db_file, run, assemble(fetches, batch, validation))
+            require_discovery_pages(fetches, profile)
+            summary = process_archive(profile, run, fetches, db_file)
         except Exception as error:
-            logger.error("Run %s failed: %s", run_id, error)
-            try:
-                record_failed_run(db_file, run, datetime.now(UTC),
-                                  f"{type(error).__name__}: {error}")
-            except WarehouseBusyError:
-                logger.warning("Could not record the failed run: the database is busy")
+            record_failure(db_file, run, error)
             raise
-    summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
-    summary["db"] = str(db_file)
-    create_markdown_artifact(key="run-summary", markdown=markdown_summary(summary),
-                             description=f"newscorpus run {run_id}")
-    logger.info("Run %s: %s", run_id, json.dumps(summary, default=str))
-    return summary
+    return publish(summary, started, db_file)
 
 
 @contextmanager
-def _demo_site() -> Iterator[str]:
+def demo_site() -> Iterator[str]:
     """Serve the built-in demo site for the length of a run, on the fixed demo port."""
     try:
         site = demo_server.start(build_site(), port=settings.demo_port())

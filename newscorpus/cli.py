@@ -47,6 +47,8 @@ def run(
         help="Site profile; `demo` starts the built-in demo site.")] = "demo",
     base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
     db: DbOption = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Re-crawl every listing page instead of only what is new.")] = False,
     max_pages: Annotated[int, typer.Option(min=0, help="Listing pages to crawl; 0 = all.")] = 0,
     data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
     as_json: JsonOption = False,
@@ -63,7 +65,8 @@ def run(
     _tracebacks_off_the_console()
 
     summary = news_pipeline(site=site, base_url=base_url, db=str(db) if db else None,
-                            max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
+                            mode="full" if full else "incremental", max_pages=max_pages,
+                            data_dir=str(data_dir) if data_dir else None)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
         return
@@ -124,12 +127,30 @@ def demo_site(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8765,
     articles: Annotated[int, typer.Option(min=50, help="Articles in all.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 7,
+    as_of: Annotated[str | None, typer.Option(
+        help="Serve the site as it stood at this ISO time, e.g. 2025-02-09T12:00+02:00 "
+             "[default: 2025-02-10T12:30+02:00, when the seed page was captured].")] = None,
 ) -> None:
     """Serve the built-in demo site (a mirror of the espreso layout) until Ctrl-C."""
     from demosite.corpus import build_site
     from demosite.server import serve_forever
 
-    serve_forever(build_site(articles, seed), port)
+    site = build_site(articles, seed)
+    if as_of:
+        site = site.at(_parse_moment(as_of, "--as-of"))
+    serve_forever(site, port)
+
+
+def _parse_moment(text: str, option: str) -> Any:
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{option}: {text!r} needs a time zone offset, e.g. +02:00")
+    return moment
 
 
 @app.command()

@@ -31,6 +31,7 @@ class SiteProfile:
     languages: tuple[str, ...]
     founded: date
     listing: dict[str, str]
+    discovery: dict[str, Any]
     article: dict[str, str]
     dates: dict[str, Any]
     crawl: dict[str, Any]
@@ -45,6 +46,11 @@ class SiteProfile:
 
     def listing_url(self, page: int) -> str:
         return self.base_url + self.listing["url"].format(page=page)
+
+    @property
+    def sitemap_url(self) -> str | None:
+        path = self.discovery.get("sitemap")
+        return self.base_url + path if path else None
 
 
 def available_sites() -> list[str]:
@@ -78,6 +84,7 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         languages=tuple(data["languages"]),
         founded=date.fromisoformat(data["founded"]),
         listing=data["listing"],
+        discovery=data.get("discovery", {}),
         article=data["article"],
         dates=data["dates"],
         crawl=data["crawl"],

@@ -61,8 +61,10 @@ class CrawlArchive:
         offset = self._warc.tell()
         self._writer.write_record(record)
         self._warc.flush()
+        validators = {k.lower(): v for k, v in kept if k.lower() in ("etag", "last-modified")}
         self._event("fetched", url=url, requested=requested, kind=kind, status=status,
-                    at=fetched_at,
+                    at=fetched_at, etag=validators.get("etag"),
+                    last_modified=validators.get("last-modified"),
                     warc=WARC_NAME, offset=offset, length=self._warc.tell() - offset,
                     bytes=len(body))
 

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for the WARC file and manifest")
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--max-pages", type=int, default=0, help="listing pages; 0 = all")
+    parser.add_argument("--plan", default="", help="JSON file: mode, known URLs, window, URLs")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler, site=args.site, base_url=profile.base_url, out_dir=args.out,
-                  run_id=args.run_id, max_pages=args.max_pages)
+                  run_id=args.run_id, max_pages=args.max_pages, plan=args.plan)
     process.start()
     return 0 if crawler.stats.get_value("finish_reason") == "finished" else 1
 

@@ -1,4 +1,14 @@
-"""The news spider: listing pages first, then the article pages they link.
+"""The news spider: discover article URLs, fetch them, archive every response.
+
+Modes (the plan's "mode"):
+- `full`: every listing page, then every article they link;
+- `incremental`: listing pages until entries already in the corpus and older than the cutoff,
+  plus the sitemaps changed since the cutoff; known articles are re-fetched only when the
+  listing newly labels them "Updated" or their sitemap `<lastmod>` is newer than what the
+  corpus holds, and then conditionally (ETag / If-Modified-Since);
+- `discover`: list the articles published in a window (sitemaps, or listing pages when the
+  site has no sitemap) without fetching them;
+- `urls`: fetch the plan's URLs.
 
 Links are canonicalized before they are requested, so an article linked twice (say once with
 `?utm_source=…`) is discovered and fetched once.
@@ -6,33 +16,49 @@ Links are canonicalized before they are requested, so an article linked twice (s
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import scrapy
+from parsel import Selector
 from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from sites import SiteProfile, load_profile
+from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
 from spiders.archive import CrawlArchive
 
 LISTING_PRIORITY = 10
+MODES = ("full", "incremental", "discover", "urls")
 
 
 class NewsSpider(scrapy.Spider):
     name = "news"
 
     def __init__(self, site: str = "espreso", base_url: str | None = None, out_dir: str = "",
-                 run_id: str = "manual", max_pages: int | str = 0, **kwargs: Any) -> None:
+                 run_id: str = "manual", max_pages: int | str = 0, plan: str = "",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.profile: SiteProfile = load_profile(site, base_url)
         self.max_pages = int(max_pages)
         self.out_dir = out_dir
         self.run_id = run_id
+        self.plan: dict[str, Any] = json.loads(Path(plan).read_text()) if plan else {}
+        self.mode = self.plan.get("mode", "full")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown crawl mode {self.mode!r}; one of {', '.join(MODES)}")
+        self.known: dict[str, dict[str, Any]] = self.plan.get("known", {})
+        tz = self.profile.tz
+        self.cutoff = parse_iso(self.plan.get("cutoff"), tz)
+        self.since = parse_iso(self.plan.get("since"), tz)
+        self.until = parse_iso(self.plan.get("until"), tz)
         self.seen: set[str] = set()
         self.archive: CrawlArchive | None = None
 
@@ -46,32 +72,141 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> Any:
-        yield self._listing_request(self.profile.listing_url(1), page=1)
+        if self.mode == "urls":
+            for url in self.plan.get("urls", []):
+                if request := self._article(canonicalize(url), source="plan"):
+                    yield request
+            return
+        sitemap = self.profile.sitemap_url
+        if self.mode in ("incremental", "discover") and sitemap:
+            yield scrapy.Request(sitemap, callback=self.parse_sitemap, errback=self._failed,
+                                 priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
+        if self.mode in ("full", "incremental") or not sitemap:
+            yield self._listing_request(self.profile.listing_url(1), page=1)
+
+    # -- listing pages ---------------------------------------------------------------------
 
     def _listing_request(self, url: str, page: int) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self._failed,
                               priority=LISTING_PRIORITY, meta={"kind": "listing", "page": page})
 
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+    def _entries(self, response: Response) -> Iterator[tuple[str, datetime | None, list[str]]]:
+        """(url, listed time, labels) per entry, reading day headers in document order."""
         listing = self.profile.listing
-        for entry in response.css(listing["entry"]):
-            href = entry.css(f"{listing['link']}::attr(href)").get()
+        day_text: str | None = None
+        day_group = listing.get("day")
+        selector = f"{day_group}, {listing['entry']}" if day_group else listing["entry"]
+        for node in response.css(selector):
+            if day_group and node.css(f"{listing['day_date']}"):
+                year = re.search(r"\d{4}", node.css(f"{listing['day_year']}::text").get() or "")
+                date = (node.css(f"{listing['day_date']}::text").get() or "").strip()
+                day_text = f"{date}, {year.group(0)}" if year else None
+                continue
+            href = node.css(f"{listing['link']}::attr(href)").get()
             if not href:
                 continue
-            url = canonicalize(href, response.url)
-            if not on_site(url, self.profile.host) or url in self.seen:
+            clock = node.css(f"{listing['time']}::text").get()
+            listed = parse_date_line(day_text, clock, self.profile.dates, self.profile.tz) \
+                if clock and day_text else None
+            labels = [t.strip() for t in node.css(f"{listing['label']}::text").getall()]
+            yield canonicalize(href, response.url), listed, labels
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        reached_known = False
+        for url, listed, labels in self._entries(response):
+            if not on_site(url, self.profile.host):
                 continue
-            self.seen.add(url)
-            labels = [t.strip() for t in entry.css(f"{listing['label']}::text").getall()]
-            assert self.archive is not None
-            self.archive.discovered(url, listing_url=response.url, labels=labels,
-                                    listed_time=entry.css(f"{listing['time']}::text").get())
-            yield scrapy.Request(url, callback=self.parse_article, errback=self._failed,
-                                 meta={"kind": "article", "handle_httpstatus_all": True})
+            known = self.known.get(url)
+            if known and listed and self.cutoff and listed < self.cutoff:
+                reached_known = True
+            if self.mode == "discover":
+                if listed and self._in_window(listed):
+                    self._discover(url, listing_url=response.url, labels=labels,
+                                   published=listed.isoformat())
+                reached_known = reached_known or bool(listed and self.since and
+                                                      listed < self.since)
+                continue
+            newly_updated = known is not None and "Updated" in labels and \
+                "Updated" not in known.get("labels", [])
+            if known is None or newly_updated or self.mode == "full":
+                if request := self._article(url, source=response.url, labels=labels,
+                                            listed_time=listed.isoformat() if listed else None):
+                    yield request
         page = response.meta["page"]
-        next_href = response.css(f"{listing['next']}::attr(href)").get()
-        if next_href and (self.max_pages <= 0 or page < self.max_pages):
+        next_href = response.css(f"{self.profile.listing['next']}::attr(href)").get()
+        if reached_known and self.mode in ("incremental", "discover"):
+            self.logger.info("Listing page %d reaches known articles; stopping there", page)
+        elif next_href and (self.max_pages <= 0 or page < self.max_pages):
             yield self._listing_request(response.urljoin(next_href), page + 1)
+
+    # -- sitemaps --------------------------------------------------------------------------
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        body = Selector(text=response.text, type="xml")
+        body.remove_namespaces()
+        tz = self.profile.tz
+        for entry in body.xpath("/sitemapindex/sitemap"):
+            loc = (entry.xpath("loc/text()").get() or "").strip()
+            lastmod = parse_iso(entry.xpath("lastmod/text()").get(), tz)
+            if loc and on_site(loc, self.profile.host) and self._month_wanted(loc, lastmod):
+                yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self._failed,
+                                     priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
+        for entry in body.xpath("/urlset/url"):
+            url = canonicalize((entry.xpath("loc/text()").get() or "").strip())
+            if not on_site(url, self.profile.host):
+                continue
+            lastmod = parse_iso(entry.xpath("lastmod/text()").get(), tz)
+            published = parse_iso(entry.xpath(".//publication_date/text()").get(), tz)
+            if self.mode == "discover":
+                if published is None or self._in_window(published):
+                    self._discover(url, listing_url=response.url,
+                                   published=published.isoformat() if published else None)
+                continue
+            known = self.known.get(url)
+            stored = parse_iso(known.get("modified"), tz) if known else None
+            fresh = published is not None and self.cutoff is not None and published >= self.cutoff
+            changed = known is not None and lastmod is not None and (stored is None
+                                                                     or lastmod > stored)
+            if (known is None and fresh) or changed:
+                if request := self._article(url, source=response.url):
+                    yield request
+
+    def _month_wanted(self, loc: str, lastmod: datetime | None) -> bool:
+        if self.mode == "discover":
+            month = re.search(r"(\d{4})-(\d{2})", loc)
+            if not month or not (self.since and self.until):
+                return True
+            key = (int(month.group(1)), int(month.group(2)))
+            return (self.since.year, self.since.month) <= key <= (self.until.year,
+                                                                  self.until.month)
+        return lastmod is None or self.cutoff is None or lastmod >= self.cutoff
+
+    def _in_window(self, moment: datetime) -> bool:
+        return (self.since is None or moment >= self.since) and \
+            (self.until is None or moment < self.until)
+
+    # -- articles and the archive ----------------------------------------------------------
+
+    def _discover(self, url: str, **listing: Any) -> bool:
+        if url in self.seen:
+            return False
+        self.seen.add(url)
+        assert self.archive is not None
+        self.archive.discovered(url, **listing)
+        return True
+
+    def _article(self, url: str, source: str, **listing: Any) -> scrapy.Request | None:
+        if not self._discover(url, listing_url=source, **listing):
+            return None
+        headers = {}
+        known = self.known.get(url) or {}
+        if known.get("etag"):
+            headers["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = known["last_modified"]
+        return scrapy.Request(url, callback=self.parse_article, errback=self._failed,
+                              headers=headers,
+                              meta={"kind": "article", "handle_httpstatus_all": True})
 
     def parse_article(self, response: Response) -> None:
         """Nothing to do: the response is archived by `_archive_response`."""
@@ -81,9 +216,8 @@ class NewsSpider(scrapy.Spider):
         assert self.archive is not None
         requested = (request.meta.get("redirect_urls") or [request.url])[0]
         self.archive.fetched(response.url, requested, request.meta.get("kind", "other"),
-                             response.status,
-                             _reason(response.status), list(_header_pairs(response)),
-                             response.body)
+                             response.status, _reason(response.status),
+                             list(_header_pairs(response)), response.body)
 
     def _failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from demosite import render
 from demosite.corpus import build_site
 from extract.article import extract_article
 from extract.clean import clean
-from extract.dates import parse_date_line
+from sites.dates import parse_date_line
 from sites import load_profile
 from sites.urls import article_id, canonicalize, on_site
 

@@ -97,8 +97,13 @@ def test_counts_add_up_and_match_truth(two_runs, truth, query):
 
 def test_second_run_changes_nothing_but_adds_a_run(two_runs, query):
     second = two_runs["second"]
+    assert second["mode"] == "incremental"
     assert second["new"] == 0 and second["updated"] == 0
-    assert second["unchanged"] == two_runs["first"]["new"]
+    # Nothing new on the site: no article page is fetched, and at most 2 listing pages.
+    assert second["discovered"] == 0 and second["fetched"] == 0
+    kinds = dict(query("SELECT kind, count(*) FROM fetches WHERE run_id = ? GROUP BY kind",
+                       second["run_id"]))
+    assert "article" not in kinds and 1 <= kinds["listing"] <= 2
     after = query("SELECT article_id, content_hash, url, title, body FROM articles "
                   "ORDER BY article_id")
     assert after == two_runs["articles_after_first"]

@@ -40,7 +40,8 @@ def make_batch(indices: list[int], edit: int | None = None) -> Batch:
     fetches = pd.DataFrame({
         "url": articles["url"], "kind": "article", "status": 200, "error": None,
         "fetched_at": T0.isoformat(), "warc_file": "crawl.warc.gz", "warc_offset": 0,
-        "warc_length": 1, "final_url": articles["url"], "article_id": articles["article_id"],
+        "warc_length": 1, "etag": None, "last_modified": None, "final_url": articles["url"],
+        "article_id": articles["article_id"],
         "outcome": "loaded"})
     return Batch(articles, fetches,
                  pd.DataFrame(columns=["article_id", "url", "reasons", "record"]),

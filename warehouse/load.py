@@ -30,6 +30,14 @@ class RunInfo:
     started_at: datetime
     archive_dir: str
     flow_run_id: str | None = None
+    window_since: datetime | None = None  # a backfill chunk's publication window
+    window_until: datetime | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "flow_run_id": self.flow_run_id, "site": self.site,
+                "base_url": self.base_url, "mode": self.mode, "started_at": self.started_at,
+                "archive_dir": self.archive_dir, "window_since": self.window_since,
+                "window_until": self.window_until}
 
 
 @dataclass(frozen=True)
@@ -72,14 +80,11 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -
                             ("batch_quarantine", batch.quarantine),
                             ("batch_validation", batch.validation)):
             con.register(name, frame)
-        params = {"run_id": run.run_id, "seen_at": run.started_at,
-                  "flow_run_id": run.flow_run_id, "site": run.site, "base_url": run.base_url,
-                  "mode": run.mode, "started_at": run.started_at, "finished_at": finished_at,
-                  "archive_dir": run.archive_dir}
+        params = {**run.params(), "seen_at": run.started_at, "finished_at": finished_at}
         con.execute("BEGIN TRANSACTION")
         try:
             for step in ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
-                         "merge_articles", "refresh_tags", "record_fetches",
+                         "merge_articles", "touch_not_modified", "refresh_tags", "record_fetches",
                          "record_quarantine", "record_validation", "record_run", "unstage"):
                 queries.run(con, step, **params)
             summary = _summary(con, run.run_id)
@@ -102,10 +107,8 @@ def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error:
             return
         con.execute("BEGIN TRANSACTION")
         queries.run(con, "forget_run", run_id=run.run_id)
-        queries.run(con, "record_failed_run", run_id=run.run_id, flow_run_id=run.flow_run_id,
-                    site=run.site, base_url=run.base_url, mode=run.mode,
-                    started_at=run.started_at, finished_at=finished_at, error=error[:2000],
-                    archive_dir=run.archive_dir)
+        queries.run(con, "record_failed_run", **run.params(), finished_at=finished_at,
+                    error=error[:2000])
         con.execute("COMMIT")
     finally:
         con.close()

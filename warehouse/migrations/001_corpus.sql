@@ -24,7 +24,8 @@ CREATE TABLE articles (
     version_seen_at TIMESTAMPTZ NOT NULL, -- when this version was first seen
     first_seen_at  TIMESTAMPTZ NOT NULL,
     last_seen_at   TIMESTAMPTZ NOT NULL,
-    last_run_id    VARCHAR NOT NULL
+    last_run_id    VARCHAR NOT NULL,
+    site           VARCHAR NOT NULL    -- the site profile it was crawled with
 );
 
 -- Earlier versions of an article, replaced when its content hash changed.
@@ -53,6 +54,8 @@ CREATE TABLE crawl_runs (
     site          VARCHAR NOT NULL,
     base_url      VARCHAR NOT NULL,
     mode          VARCHAR NOT NULL,    -- full, incremental, backfill, reprocess
+    window_since  TIMESTAMPTZ,         -- a backfill chunk's publication window
+    window_until  TIMESTAMPTZ,
     started_at    TIMESTAMPTZ NOT NULL,
     finished_at   TIMESTAMPTZ,
     status        VARCHAR NOT NULL,    -- completed, failed
@@ -64,6 +67,7 @@ CREATE TABLE crawl_runs (
     unchanged     INTEGER NOT NULL DEFAULT 0,
     quarantined   INTEGER NOT NULL DEFAULT 0,
     failed        INTEGER NOT NULL DEFAULT 0,
+    not_modified  INTEGER NOT NULL DEFAULT 0,  -- conditional re-fetches answered 304
     archive_dir   VARCHAR
 );
 
@@ -78,6 +82,8 @@ CREATE TABLE fetches (
     warc_file    VARCHAR,              -- where the raw response is archived
     warc_offset  BIGINT,
     warc_length  BIGINT,
+    etag         VARCHAR,              -- validators for conditional re-fetches
+    last_modified VARCHAR,
     article_id   VARCHAR,
     outcome      VARCHAR               -- for articles: new, updated, unchanged, quarantined, failed
 );
@@ -105,6 +111,6 @@ CREATE TABLE validation_results (
 );
 
 -- Rows of a run waiting to be merged; workers append here, one merge step publishes them.
-CREATE TABLE articles_staging AS SELECT * EXCLUDE (version, version_seen_at, first_seen_at, last_seen_at, last_run_id),
+CREATE TABLE articles_staging AS SELECT * EXCLUDE (version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site),
     CAST(NULL AS VARCHAR) AS run_id, CAST(NULL AS TIMESTAMPTZ) AS seen_at
     FROM articles WHERE false;

@@ -51,17 +51,24 @@ WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
     last_seen_at = s.seen_at, last_run_id = s.run_id
-WHEN MATCHED THEN UPDATE SET
+-- A re-fetch with no change only records that the article was seen; reprocessing an
+-- archive sees nothing new, so it leaves unchanged rows alone.
+WHEN MATCHED AND $mode <> 'reprocess' THEN UPDATE SET
     labels = s.labels, last_seen_at = s.seen_at, last_run_id = s.run_id
 WHEN NOT MATCHED THEN INSERT (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
-    content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id)
+    content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site)
 VALUES (
     s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
     s.published_at, s.modified_at, s.tags, s.labels, s.body, s.image_url, s.image_caption,
     s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
-    s.seen_at, s.run_id);
+    s.seen_at, s.run_id, $site);
+
+-- name: touch_not_modified
+-- A conditional re-fetch answered 304: the stored version is still current.
+UPDATE articles SET last_seen_at = CAST($seen_at AS TIMESTAMPTZ), last_run_id = $run_id
+WHERE url IN (SELECT url FROM batch_fetches WHERE outcome = 'not_modified');
 
 -- name: refresh_tags
 DELETE FROM article_tags WHERE article_id IN
@@ -75,9 +82,13 @@ WHERE s.run_id = $run_id AND o.outcome IN ('new', 'updated');
 INSERT INTO fetches
 SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
        CAST(f.fetched_at AS TIMESTAMPTZ), f.warc_file, CAST(f.warc_offset AS BIGINT),
-       CAST(f.warc_length AS BIGINT), f.article_id, coalesce(o.outcome, f.outcome)
-FROM batch_fetches f LEFT JOIN run_outcomes o
-    ON f.article_id = o.article_id AND f.outcome = 'loaded';
+       CAST(f.warc_length AS BIGINT), f.etag, f.last_modified,
+       coalesce(f.article_id, a.article_id),
+       CASE WHEN f.outcome = 'not_modified' THEN 'unchanged'
+            ELSE coalesce(o.outcome, f.outcome) END
+FROM batch_fetches f
+LEFT JOIN run_outcomes o ON f.article_id = o.article_id AND f.outcome = 'loaded'
+LEFT JOIN articles a ON f.outcome = 'not_modified' AND a.url = f.url;
 
 -- name: record_quarantine
 INSERT INTO quarantine
@@ -93,8 +104,9 @@ FROM batch_validation;
 
 -- name: record_run
 INSERT INTO crawl_runs
-SELECT $run_id, $flow_run_id, $site, $base_url, $mode, CAST($started_at AS TIMESTAMPTZ),
-       CAST($finished_at AS TIMESTAMPTZ), 'completed', NULL,
+SELECT $run_id, $flow_run_id, $site, $base_url, $mode,
+       CAST($window_since AS TIMESTAMPTZ), CAST($window_until AS TIMESTAMPTZ),
+       CAST($started_at AS TIMESTAMPTZ), CAST($finished_at AS TIMESTAMPTZ), 'completed', NULL,
        count(*),
        count(*) FILTER (WHERE status IS NOT NULL),
        count(*) FILTER (WHERE outcome = 'new'),
@@ -102,18 +114,21 @@ SELECT $run_id, $flow_run_id, $site, $base_url, $mode, CAST($started_at AS TIMES
        count(*) FILTER (WHERE outcome = 'unchanged'),
        count(*) FILTER (WHERE outcome = 'quarantined'),
        count(*) FILTER (WHERE outcome = 'failed'),
+       count(*) FILTER (WHERE status = 304),
        $archive_dir
 FROM fetches WHERE run_id = $run_id AND kind = 'article';
 
 -- name: record_failed_run
-INSERT INTO crawl_runs (run_id, flow_run_id, site, base_url, mode, started_at, finished_at,
-                        status, error, archive_dir)
-VALUES ($run_id, $flow_run_id, $site, $base_url, $mode, CAST($started_at AS TIMESTAMPTZ),
+INSERT INTO crawl_runs (run_id, flow_run_id, site, base_url, mode, window_since, window_until,
+                        started_at, finished_at, status, error, archive_dir)
+VALUES ($run_id, $flow_run_id, $site, $base_url, $mode, CAST($window_since AS TIMESTAMPTZ),
+        CAST($window_until AS TIMESTAMPTZ), CAST($started_at AS TIMESTAMPTZ),
         CAST($finished_at AS TIMESTAMPTZ), 'failed', $error, $archive_dir);
 
 -- name: unstage
 DELETE FROM articles_staging WHERE run_id = $run_id;
 
 -- name: run_summary
-SELECT run_id, status, discovered, fetched, new, updated, unchanged, quarantined, failed
+SELECT run_id, mode, status, discovered, fetched, new, updated, unchanged, quarantined, failed,
+       not_modified
 FROM crawl_runs WHERE run_id = $run_id;

@@ -1,0 +1,52 @@
+"""What the corpus already holds, read before a run to plan its crawl."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sites import SiteProfile
+from warehouse import queries
+from warehouse.db import connect
+
+
+def _read(db: Path, name: str, **params: Any) -> pd.DataFrame:
+    if not Path(db).exists():
+        return pd.DataFrame()
+    con = connect(db, read_only=True)
+    try:
+        return queries.run(con, name, **params).df()
+    finally:
+        con.close()
+
+
+def high_water_mark(db: Path, profile: SiteProfile) -> datetime | None:
+    frame = _read(db, "high_water_mark", site=profile.name)
+    value = frame.iloc[0, 0] if len(frame) else None
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def known_urls(db: Path, profile: SiteProfile) -> dict[str, dict[str, Any]]:
+    """URL -> {modified, labels, etag, last_modified}, as the spider's plan expects it."""
+    frame = _read(db, "known_urls", site=profile.name, base_url=profile.base_url + "/")
+    known: dict[str, dict[str, Any]] = {}
+    for url, modified, labels, etag, last_modified in frame.itertuples(index=False):
+        known.setdefault(url, {
+            "modified": None if pd.isna(modified) else pd.Timestamp(modified).isoformat(),
+            "labels": list(labels) if labels is not None else [],
+            "etag": etag if isinstance(etag, str) else None,
+            "last_modified": last_modified if isinstance(last_modified, str) else None})
+    return known
+
+
+def completed(db: Path, run_id: str) -> bool:
+    return len(_read(db, "completed_run", run_id=run_id)) > 0
+
+
+def archived_responses(db: Path, profile: SiteProfile, run_id: str | None,
+                       since: datetime | None, until: datetime | None) -> pd.DataFrame:
+    return _read(db, "archived_responses", run_id=run_id, since=since, until=until,
+                 base_url=profile.base_url + "/")

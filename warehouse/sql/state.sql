@@ -1,0 +1,40 @@
+-- What the corpus already holds, for planning incremental runs, backfills and reprocessing.
+
+-- name: high_water_mark
+SELECT max(published_at) FROM articles WHERE site = $site;
+
+-- name: known_urls
+-- Every URL of the site that needs no blind re-fetch: stored articles (with their validators
+-- for conditional requests), held-back pages and pages that are gone (404, 410).
+-- `modified` is what a sitemap <lastmod> is compared with.
+WITH latest_fetch AS (
+    SELECT url, etag, last_modified, fetched_at, status
+    FROM fetches WHERE kind = 'article' AND status IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY url ORDER BY fetched_at DESC) = 1
+)
+SELECT a.url, a.modified_at AS modified, a.labels, f.etag, f.last_modified
+FROM articles a LEFT JOIN latest_fetch f ON f.url = a.url AND f.status IN (200, 304)
+WHERE a.site = $site
+UNION ALL
+SELECT f.url, f.fetched_at, CAST([] AS VARCHAR[]), NULL, NULL
+FROM latest_fetch f
+WHERE (f.status IN (404, 410) OR f.url IN (SELECT url FROM quarantine))
+  AND f.url NOT IN (SELECT url FROM articles)
+  AND starts_with(f.url, $base_url);
+
+-- name: completed_run
+SELECT status FROM crawl_runs WHERE run_id = $run_id AND status = 'completed';
+
+-- name: archived_responses
+-- The newest archived 200 response of each article, optionally of one run or a publication
+-- window: what reprocessing re-extracts.
+SELECT f.url, f.warc_file, f.warc_offset, f.fetched_at, f.etag, f.last_modified
+FROM fetches f
+LEFT JOIN articles a ON a.url = f.url
+WHERE f.kind = 'article' AND f.status = 200 AND f.warc_file IS NOT NULL
+  AND ($run_id IS NULL OR f.run_id = $run_id)
+  AND ($since IS NULL OR a.published_at >= CAST($since AS TIMESTAMPTZ))
+  AND ($until IS NULL OR a.published_at < CAST($until AS TIMESTAMPTZ))
+  AND starts_with(f.url, $base_url)
+QUALIFY row_number() OVER (PARTITION BY f.url ORDER BY f.fetched_at DESC) = 1
+ORDER BY f.warc_file, f.warc_offset;
