@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from w3lib.encoding import html_to_unicode
 
-from sites.dates import parse_date_line, parse_iso
 from extract.record import Article
 from sites import SiteProfile
+from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
 
 T = TypeVar("T")

@@ -149,7 +149,7 @@ def _is_busy(task: Any, run: Any, state: Any) -> bool:
         state.result()
     except WarehouseBusyError:
         return True
-    except Exception:  # noqa: BLE001 - any other failure is not worth a retry
+    except Exception:
         return False
     return False
 

@@ -26,6 +26,11 @@ def demo_port() -> int:
     return int(os.environ.get("NEWSCORPUS_DEMO_PORT") or DEFAULT_DEMO_PORT)
 
 
+def demo_base_url() -> str:
+    """Where runs serve the demo site, and so the prefix of its archived URLs."""
+    return f"http://127.0.0.1:{demo_port()}"
+
+
 def quiet_prefect_defaults() -> None:
     """Prefect without a server must not phone home, and needs time to start on busy CPUs."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

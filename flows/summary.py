@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-SUMMARY_FIELDS = ("discovered", "fetched", "new", "updated", "unchanged", "quarantined",
-                  "failed", "seconds")
+SUMMARY_FIELDS = ("chunks", "skipped_chunks", "discovered", "fetched", "new", "updated",
+                  "unchanged", "quarantined", "failed", "not_modified", "seconds")
 
 
 def markdown_summary(summary: dict[str, Any]) -> str:
-    header = "| " + " | ".join(SUMMARY_FIELDS) + " |"
-    rule = "|" + "---|" * len(SUMMARY_FIELDS)
-    values = "| " + " | ".join(str(summary.get(f, "")) for f in SUMMARY_FIELDS) + " |"
+    fields = [f for f in SUMMARY_FIELDS if f in summary]
+    header = "| " + " | ".join(fields) + " |"
+    rule = "|" + "---|" * len(fields)
+    values = "| " + " | ".join(str(summary[f]) for f in fields) + " |"
     return (f"### newscorpus run `{summary.get('run_id')}`\n\n{header}\n{rule}\n{values}\n\n"
             f"Database: `{summary.get('db')}`\n")

@@ -57,23 +57,103 @@ def run(
     from sites import load_profile
 
     load_profile(site, base_url)  # fail fast, before Prefect starts, on an unknown site
+    summary = _run_flow("news_pipeline", site=site, base_url=base_url,
+                        db=str(db) if db else None, mode="full" if full else "incremental",
+                        max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
+    _print_summary(summary, as_json)
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option(help="First publication day, YYYY-MM-DD (site time).")],
+    until: Annotated[str, typer.Option(help="Last publication day, YYYY-MM-DD (inclusive).")],
+    site: Annotated[str, typer.Option(help="Site profile.")] = "demo",
+    base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
+    db: DbOption = None,
+    chunk: Annotated[str, typer.Option(help="One run per `day` or `week`.")] = "day",
+    concurrency: Annotated[int, typer.Option(min=1, max=4, help="Chunk crawls at once.")] = 2,
+    force: Annotated[bool, typer.Option(help="Redo chunks that already completed.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load the articles published in a date window, in resumable day or week chunks."""
+    from sites import load_profile
+
+    first, last = _parse_day(since, "--since"), _parse_day(until, "--until")
+    if last < first:
+        raise UsageError(f"--until {last} is before --since {first}")
+    if chunk not in ("day", "week"):
+        raise UsageError(f"--chunk must be day or week, not {chunk!r}")
+    load_profile(site, base_url)
+    summary = _run_flow("backfill", since=first, until=last, site=site, base_url=base_url,
+                        db=str(db) if db else None, chunk=chunk, concurrency=concurrency,
+                        force=force, data_dir=str(data_dir) if data_dir else None)
+    _print_summary(summary, as_json)
+
+
+@app.command()
+def reprocess(
+    site: Annotated[str, typer.Option(help="Site profile.")] = "demo",
+    base_url: Annotated[str | None, typer.Option(
+        help="Base URL the archives were crawled from.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's pages.")] = None,
+    since: Annotated[str | None, typer.Option(help="Articles published from this day.")] = None,
+    until: Annotated[str | None, typer.Option(help="Articles published to this day.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-extract archived pages with the current code (no network) and load the result."""
+    from sites import load_profile
+
+    if run_id and (since or until):
+        raise UsageError("give either --run or --since/--until, not both")
+    first = _parse_day(since, "--since") if since else None
+    last = _parse_day(until, "--until") if until else None
+    load_profile(site, base_url)
+    from flows.reprocess import NothingToReprocessError
+
+    try:
+        summary = _run_flow("reprocess", site=site, base_url=base_url, run=run_id,
+                            since=first, until=last, db=str(db) if db else None)
+    except NothingToReprocessError as error:
+        raise UsageError(str(error)) from None
+    _print_summary(summary, as_json)
+
+
+def _run_flow(name: str, **params: Any) -> dict[str, Any]:
+    """Start Prefect quietly and call one of the flows."""
     from flows.settings import quiet_prefect_defaults
 
     quiet_prefect_defaults()
-    from flows.pipeline import news_pipeline
+    from flows import backfill as backfill_flows
+    from flows import pipeline
+    from flows import reprocess as reprocess_flows
 
+    flows = {"news_pipeline": pipeline.news_pipeline, "backfill": backfill_flows.backfill,
+             "reprocess": reprocess_flows.reprocess}
     _tracebacks_off_the_console()
+    return flows[name](**params)
 
-    summary = news_pipeline(site=site, base_url=base_url, db=str(db) if db else None,
-                            mode="full" if full else "incremental", max_pages=max_pages,
-                            data_dir=str(data_dir) if data_dir else None)
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps(summary, default=str))
+        print(json.dumps(summary, default=str))
         return
     from flows.summary import SUMMARY_FIELDS
 
-    out.print(_table(list(SUMMARY_FIELDS), [tuple(summary[f] for f in SUMMARY_FIELDS)],
-                     title=f"Run {summary['run_id']} ({summary['status']}) -> {summary['db']}"))
+    fields = [f for f in SUMMARY_FIELDS if f in summary]
+    out.print(_table(fields, [tuple(summary[f] for f in fields)],
+                     title=f"{summary.get('mode', 'run')} {summary['run_id']} "
+                           f"({summary['status']}) -> {summary['db']}"))
+
+
+def _parse_day(text: str, option: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _tracebacks_off_the_console() -> None:

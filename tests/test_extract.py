@@ -9,8 +9,8 @@ from demosite import render
 from demosite.corpus import build_site
 from extract.article import extract_article
 from extract.clean import clean
-from sites.dates import parse_date_line
 from sites import load_profile
+from sites.dates import parse_date_line
 from sites.urls import article_id, canonicalize, on_site
 
 BASE = "http://127.0.0.1:9"

@@ -1,0 +1,152 @@
+"""The `backfill` flow: load the articles published in a date window, in resumable chunks.
+
+1. Discovery: one crawl lists the window's articles from the site's sitemaps (publication
+   dates from `news:publication_date`), or from its listing pages where it has no sitemap.
+2. The articles are split into chunks by publication day or week. Each chunk is one run with
+   a deterministic id (`backfill-<site>-<first day>-<last day>`), so a rerun skips the chunks
+   that completed and redoes only the rest: an interrupted backfill, rerun, ends where an
+   uninterrupted one would.
+3. Chunk crawls run concurrently (`concurrency` at a time); each chunk is then extracted,
+   validated and loaded by the `process_archive` subflow, one after another, since DuckDB
+   has a single writer. Known articles are re-fetched conditionally (304 when unchanged).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import settings, state
+from flows.archive_index import fetch_table
+from flows.pipeline import (
+    crawl,
+    demo_site,
+    flow_run_id,
+    new_run_id,
+    process_archive,
+    publish,
+    record_failure,
+    require_discovery_pages,
+)
+from sites import SiteProfile, load_profile
+from spiders.archive import read_manifest
+from warehouse.load import OUTCOMES, RunInfo
+
+COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
+
+
+def chunk_start(day: date, chunk: str) -> date:
+    return day - timedelta(days=day.weekday()) if chunk == "week" else day
+
+
+def plan_chunks(discovered: list[dict[str, Any]], profile: SiteProfile, since: date,
+                until: date, chunk: str) -> dict[tuple[date, date], list[str]]:
+    """URLs per (first day, last day) chunk, clipped to the window; undated URLs go last."""
+    chunks: dict[tuple[date, date], list[str]] = defaultdict(list)
+    for event in discovered:
+        published = event.get("published")
+        if not published:
+            chunks[(since, until)].append(event["url"])
+            continue
+        day = datetime.fromisoformat(published).astimezone(profile.tz).date()
+        start = max(chunk_start(day, chunk), since)
+        end = min(start + timedelta(days=6 if chunk == "week" else 0), until)
+        chunks[(start, end)].append(event["url"])
+    return dict(sorted(chunks.items()))
+
+
+def _window(profile: SiteProfile, since: date, until: date) -> tuple[datetime, datetime]:
+    """[since 00:00, the day after until 00:00) in the site's time zone."""
+    return (datetime.combine(since, time(), profile.tz),
+            datetime.combine(until + timedelta(days=1), time(), profile.tz))
+
+
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def backfill(since: date, until: date, site: str = "demo", base_url: str | None = None,
+             db: str | None = None, chunk: Literal["day", "week"] = "day",
+             concurrency: int = 2, force: bool = False,
+             data_dir: str | None = None) -> dict[str, Any]:
+    """Load the articles published from `since` to `until` (inclusive, site time), in chunks.
+
+    Args:
+        since: first publication day of the window.
+        until: last publication day of the window.
+        site: the site profile; "demo" starts the built-in demo site unless `base_url` is given.
+        base_url: override the profile's base URL.
+        db: the DuckDB file (default `data/corpus.duckdb`).
+        chunk: one run per "day" or per "week" of publication.
+        concurrency: chunk crawls in flight at once (1 to 4).
+        force: redo chunks that already completed (new run ids) instead of skipping them.
+        data_dir: where archives live (default `data/`).
+    """
+    if until < since:
+        raise ValueError(f"the window ends ({until}) before it starts ({since})")
+    if not 1 <= concurrency <= 4:
+        raise ValueError(f"concurrency must be 1 to 4, got {concurrency}")
+    logger = get_run_logger()
+    started = datetime.now(UTC)
+    db_file = settings.db_path(db, data_dir)
+    with ExitStack() as stack:
+        if site == "demo" and not base_url:
+            base_url = stack.enter_context(demo_site())
+        profile = load_profile(site, base_url)
+        root = settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
+        start, end = _window(profile, since, until)
+        discovery_dir = root / new_run_id(started, "discover-")
+        crawl(profile, discovery_dir, discovery_dir.name,
+              {"mode": "discover", "since": start.isoformat(), "until": end.isoformat()})
+        require_discovery_pages(fetch_table(discovery_dir), profile)
+        events = [e for e in read_manifest(discovery_dir) if e["event"] == "discovered"]
+        chunks = plan_chunks(events, profile, since, until, chunk)
+        logger.info("Window %s..%s: %d articles in %d chunks", since, until, len(events),
+                    len(chunks))
+
+        runs: list[tuple[RunInfo, list[str]]] = []
+        skipped = 0
+        for (first, last), urls in chunks.items():
+            run_id = f"backfill-{profile.name}-{first:%Y%m%d}-{last:%Y%m%d}"
+            if force:
+                run_id = new_run_id(started, f"{run_id}-")
+            elif state.completed(db_file, run_id):
+                skipped += 1
+                continue
+            chunk_since, chunk_until = _window(profile, first, last)
+            runs.append((RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url,
+                                 mode="backfill", started_at=datetime.now(UTC),
+                                 archive_dir=str(root / run_id), flow_run_id=flow_run_id(),
+                                 window_since=chunk_since, window_until=chunk_until), urls))
+        logger.info("%d chunks already loaded, %d to do", skipped, len(runs))
+
+        known = state.known_urls(db_file, profile)
+
+        def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
+            plan = {"mode": "urls", "urls": urls,
+                    "known": {u: known[u] for u in urls if u in known}}
+            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, plan)
+
+        totals = dict.fromkeys(COUNTS, 0)
+        pending = [start_crawl(*r) for r in runs[:concurrency]]
+        queue = runs[concurrency:]
+        while pending:
+            run, future = pending.pop(0)
+            if queue:
+                pending.append(start_crawl(*queue.pop(0)))
+            try:
+                future.result()
+                summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
+                                          db_file)
+            except Exception as error:
+                record_failure(db_file, run, error)
+                raise
+            for key in COUNTS:
+                totals[key] += int(summary.get(key) or 0)
+    return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
+                    "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
+                    **totals}, started, db_file)
+

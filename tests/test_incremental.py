@@ -1,0 +1,262 @@
+"""Incremental runs, backfills, history and reprocessing, on a time-travelling demo site."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import get_json
+from test_cli import NEWSCORPUS
+
+from demosite.corpus import DEFAULT_AS_OF, build_site
+from demosite.render import sitemap_index
+from demosite.server import start
+from warehouse.db import connect
+
+T1 = datetime.fromisoformat("2025-02-03T00:00:00+02:00")
+T2 = DEFAULT_AS_OF
+OVERLAP = timedelta(minutes=60)  # sites/espreso.toml, discovery.overlap_minutes
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+# What must be identical between two databases that went through the same work; wall-clock
+# columns (fetched_at, first_seen_at, …) and archive paths are left out.
+CONTENT = {
+    "articles": "article_id, url, content_hash, title, body, tags, labels, version, site, "
+                "last_run_id, published_at, modified_at",
+    "article_versions": "article_id, version, content_hash, body",
+    "article_tags": "article_id, tag",
+    "crawl_runs": "run_id, mode, status, window_since, window_until, discovered, fetched, new, "
+                  "updated, unchanged, quarantined, failed, not_modified",
+    "fetches": "run_id, url, kind, status, outcome, article_id",
+    "quarantine": "run_id, url, reasons",
+    "validation_results": "run_id, expectation, \"column\", success, unexpected_count",
+}
+
+
+ALL_TABLES = ("articles", "article_versions", "article_tags", "crawl_runs", "fetches",
+              "quarantine", "validation_results")
+
+
+def checksums(db: Path, columns: dict[str, str] | None = None) -> dict[str, tuple]:
+    """Row count and an order-free hash per table, of whole rows or of the given columns."""
+    columns = columns or dict.fromkeys(ALL_TABLES, "*")
+    con = connect(db, read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*), bit_xor(hash({'x' if c == '*' else f'({c})'}))"
+                               f" FROM {t} x").fetchone() for t, c in columns.items()}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def travel(prefect_backend, tmp_path_factory):
+    """The site as of T1, a run; the site as of T2, a second run; one database."""
+    from flows.pipeline import news_pipeline
+
+    root = tmp_path_factory.mktemp("travel")
+    db = root / "corpus.duckdb"
+    site = start(build_site().at(T1))
+    try:
+        first = news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+        site.travel(T2)
+        truth = get_json(f"{site.base_url}/__truth__?since={T1.isoformat().replace('+', '%2B')}")
+        second = news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+        yield {"db": db, "root": root, "first": first, "second": second, "truth": truth,
+               "base_url": site.base_url, "site": site}
+    finally:
+        site.stop()
+
+
+def test_second_run_finds_what_changed_since_the_first(travel):
+    truth, second = travel["truth"], travel["second"]
+    changed = [a for a in truth["articles"] if a["change"]]
+    loadable = [a for a in changed if a["expected"] == "loaded"]
+    assert {a["change"] for a in changed} == {"new", "updated"}
+    assert second["new"] == sum(a["change"] == "new" for a in loadable)
+    assert second["updated"] == sum(a["change"] == "updated" for a in loadable)
+    assert second["discovered"] == len(changed)
+    assert second["unchanged"] == 0
+
+
+def test_second_run_fetch_count_is_the_predicted_one(travel):
+    site_t1, site_t2 = build_site().at(T1), build_site().at(T2)
+    cutoff = max(a.published for a in site_t1.visible if a.state == "ok") - OVERLAP
+    known = {a.slug for a in site_t1.visible}
+    pages = next(p for p in range(1, site_t2.page_count + 1) if any(
+        a.slug in known and a.published < cutoff for a in site_t2.listing_page(p)))
+    months = sitemap_index(site_t2, "").count("<lastmod>")
+    changed_months = sum(
+        1 for month in {a.published.strftime("%Y-%m") for a in site_t2.visible}
+        if max(a.revision_at(T2).modified for a in site_t2.visible
+               if a.published.strftime("%Y-%m") == month) >= cutoff)
+    articles = sum(1 for a in travel["truth"]["articles"] if a["change"])
+    predicted = {"other": 1, "listing": pages, "sitemap": 1 + changed_months, "article": articles}
+    fetched = dict(rows(travel["db"], "SELECT kind, count(*) FROM fetches WHERE run_id = ? "
+                                      "GROUP BY kind", travel["second"]["run_id"]))
+    assert fetched == predicted
+    assert months >= changed_months
+
+
+def test_replaced_texts_are_in_article_versions(travel):
+    updated = [a["url"] for a in travel["truth"]["articles"]
+               if a["change"] == "updated" and a["expected"] == "loaded"]
+    assert updated
+    for url in updated:
+        (current,) = rows(travel["db"], "SELECT article_id, version, body FROM articles "
+                                        "WHERE url = ?", url)
+        versions = rows(travel["db"], "SELECT version, body, valid_to FROM article_versions "
+                                      "WHERE article_id = ?", current[0])
+        assert current[1] == 2 and current[2].split("\n\n")[-1].startswith("Update:")
+        assert len(versions) == 1 and versions[0][0] == 1
+        assert "Update:" not in versions[0][1]
+        assert current[2].startswith(versions[0][1])
+
+
+def test_unchanged_articles_only_move_last_seen(travel):
+    second = travel["second"]["run_id"]
+    moved = rows(travel["db"], "SELECT count(*) FROM articles WHERE last_run_id = ? "
+                               "AND version = 1 AND first_seen_at < last_seen_at", second)
+    assert moved == [(0,)]  # nothing unchanged was re-fetched by an incremental run
+
+
+def test_reprocess_without_a_code_change_changes_no_row(travel):
+    from flows.reprocess import reprocess
+
+    corpus = dict.fromkeys(("articles", "article_versions", "article_tags"), "*")
+    held = "SELECT DISTINCT url, reasons FROM quarantine ORDER BY url"
+    before, held_before = checksums(travel["db"], corpus), rows(travel["db"], held)
+    summary = reprocess(base_url=travel["base_url"], db=str(travel["db"]))
+    assert summary["new"] == summary["updated"] == 0 and summary["unchanged"] > 0
+    assert checksums(travel["db"], corpus) == before
+    # The same pages are held back again, for the same reasons.
+    assert rows(travel["db"], held) == held_before
+    assert summary["quarantined"] == len(held_before)
+
+
+def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
+        travel, monkeypatch):
+    from extract import article as extractor
+    from flows import pipeline
+    from flows.reprocess import reprocess
+
+    original = extractor.extract_article
+
+    def fixed(body, url, profile, content_type=None):
+        record = original(body, url, profile, content_type)
+        if record.section == "Economy":  # the "fix": a section's titles gain a prefix
+            record.title = f"Economy: {record.title}"
+        return record
+
+    monkeypatch.setattr(pipeline, "extract_article", fixed)
+    affected = rows(travel["db"], "SELECT count(*) FROM articles WHERE section = 'Economy'")[0][0]
+    assert affected > 0
+    travel["site"].stop()  # no network: any request would now fail
+    summary = reprocess(base_url=travel["base_url"], db=str(travel["db"]))
+    assert summary["updated"] == affected
+    assert summary["failed"] == 0 and summary["new"] == 0
+    assert rows(travel["db"], "SELECT count(*) FROM articles WHERE section = 'Economy' "
+                              "AND NOT starts_with(title, 'Economy: ')") == [(0,)]
+    assert rows(travel["db"], "SELECT count(*) FROM article_versions WHERE replaced_by_run_id "
+                              "= ?", summary["run_id"]) == [(affected,)]
+
+
+def _backfill(base_url: str, db: Path, root: Path, since: str, until: str) -> dict[str, Any]:
+    from flows.backfill import backfill
+
+    return backfill(since=date.fromisoformat(since), until=date.fromisoformat(until),
+                    base_url=base_url, db=str(db), data_dir=str(root), concurrency=2)
+
+
+def test_backfill_loads_the_window_exactly_and_twice_changes_nothing(
+        demo, truth, prefect_backend, tmp_path):
+    db = tmp_path / "corpus.duckdb"
+    first = _backfill(demo.base_url, db, tmp_path, "2025-01-20", "2025-01-24")
+    in_window = [a for a in truth["articles"]
+                 if "2025-01-20" <= a["published_at"][:10] <= "2025-01-24"]
+    assert first["discovered"] == len(in_window)
+    assert first["chunks"] == 5
+    stored = {r[0] for r in rows(db, "SELECT url FROM articles")}
+    assert stored == {a["url"] for a in in_window if a["expected"] == "loaded"}
+    before = checksums(db)
+    second = _backfill(demo.base_url, db, tmp_path, "2025-01-20", "2025-01-24")
+    assert second["skipped_chunks"] == 5 and second["discovered"] == 0
+    assert checksums(db) == before
+
+
+def test_backfill_refetches_known_articles_conditionally(demo, prefect_backend, tmp_path):
+    from flows.backfill import backfill
+
+    db = tmp_path / "corpus.duckdb"
+    _backfill(demo.base_url, db, tmp_path, "2025-01-21", "2025-01-21")
+    again = backfill(since=date(2025, 1, 21), until=date(2025, 1, 21), base_url=demo.base_url,
+                     db=str(db), data_dir=str(tmp_path), force=True)
+    loaded = rows(db, "SELECT count(*) FROM articles")[0][0]
+    assert again["not_modified"] == loaded and again["unchanged"] == loaded
+    assert again["new"] == again["updated"] == 0
+
+
+def test_interrupted_backfill_resumes_to_the_same_state(demo, tmp_path):
+    args = ["backfill", "--since", "2025-01-14", "--until", "2025-01-19", "--base-url",
+            demo.base_url, "--concurrency", "1"]
+
+    def backfill(workdir: Path, kill_after_chunks: int | None = None) -> None:
+        workdir.mkdir(exist_ok=True)
+        process = subprocess.Popen([NEWSCORPUS, *args], cwd=workdir, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if kill_after_chunks is None:
+            assert process.wait(timeout=300) == 0
+            return
+        archive = workdir / "data" / "archive" / "demo"
+        deadline = time.monotonic() + 240
+        while len(list(archive.glob("*/backfill-*/manifest.jsonl"))) < kill_after_chunks:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    backfill(tmp_path / "whole")
+    backfill(tmp_path / "resumed", kill_after_chunks=3)
+    db = tmp_path / "resumed" / "data" / "corpus.duckdb"
+    done_before = rows(db, "SELECT count(*) FROM crawl_runs WHERE status = 'completed'")[0][0]
+    assert done_before < 6  # it was really interrupted
+    backfill(tmp_path / "resumed")
+    whole = tmp_path / "whole" / "data" / "corpus.duckdb"
+    assert checksums(db, CONTENT) == checksums(whole, CONTENT)
+    assert rows(db, "SELECT count(*) FROM crawl_runs")[0][0] == 6
+
+
+def test_no_change_run_costs_the_same_on_small_and_large_sites(prefect_backend, tmp_path):
+    from flows.pipeline import news_pipeline
+
+    costs = {}
+    for size in (1000, 10000):
+        site = start(build_site(size))
+        try:
+            db, root = tmp_path / f"{size}.duckdb", tmp_path / str(size)
+            _backfill(site.base_url, db, root, "2025-02-09", "2025-02-10")
+            # The first run also picks up the older article pinned on the front page.
+            news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+            run = news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+            assert run["discovered"] == 0
+            costs[size] = dict(rows(db, "SELECT kind, count(*) FROM fetches WHERE run_id = ? "
+                                        "GROUP BY kind", run["run_id"]))
+        finally:
+            site.stop()
+    assert costs[1000] == costs[10000]
+    assert "article" not in costs[1000] and costs[1000]["listing"] <= 2
+    assert math.isclose(sum(costs[1000].values()), sum(costs[10000].values()))
