@@ -26,13 +26,20 @@ MIN_ARTICLES = 50
 
 Block = tuple[str, str]  # ("p" | "h2" | "li", text)
 
-# How a page misbehaves, and what the pipeline is expected to make of it.
-STATES = {
-    "ok": "loaded",
-    "not_found": "failed",      # the listing links to a page that answers 404
-    "empty_body": "quarantined",  # the page renders, its text block is empty
-    "missing_date": "quarantined",  # neither structured data nor the date line gives a date
+# How a page misbehaves: the state the pipeline must give it, and the reason it must record
+# (the `reason` of the expectation in expectations/articles.json, or the fetch error).
+STATES: dict[str, tuple[str, str | None]] = {
+    "ok": ("loaded", None),
+    "not_found": ("failed", "HTTP 404"),  # the listing links to a page that answers 404
+    "empty_body": ("quarantined", "body is empty"),  # the text block is empty
+    "missing_date": ("quarantined", "published_at is missing"),  # no date anywhere
+    "future_date": ("quarantined", "published_at is in the future or before the site existed"),
+    "boilerplate": ("quarantined", "body contains boilerplate"),  # "Read also:" in the text
+    "markup": ("quarantined", "body contains markup"),  # escaped tags shown as text
+    "weekday_mismatch": ("quarantined", "the date line's weekday disagrees with its date"),
 }
+BAD_STATES = tuple(state for state in STATES if state != "ok")
+DRIFTS = ("date", "body")  # layout drift: the date elements, or the text block, renamed
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class DemoSite:
     seed: int
     size: int
     page_size: int = 20
+    drift: str | None = None  # one of DRIFTS: every article page changes its layout
     by_slug: dict[str, DemoArticle] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +96,12 @@ class DemoSite:
         if moment.tzinfo is None:
             raise ValueError("the as-of moment needs a time zone offset")
         return replace(self, as_of=moment)
+
+    def drifted(self, drift: str | None) -> DemoSite:
+        """The same corpus with its article layout changed (see DRIFTS), or restored."""
+        if drift is not None and drift not in DRIFTS:
+            raise ValueError(f"unknown drift {drift!r}; one of {', '.join(DRIFTS)}")
+        return replace(self, drift=drift)
 
     @cached_property
     def visible(self) -> tuple[DemoArticle, ...]:
@@ -174,9 +188,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
     indices = list(range(len(articles), len(articles) + generated))
     rare = max(1, generated // 200)
     pool = list(indices)
-    not_found = _pick(rng, pool, rare)
-    empty_body = _pick(rng, pool, rare)
-    missing_date = _pick(rng, pool, rare)
+    bad = {state: _pick(rng, pool, rare) for state in BAD_STATES}
     ukrainian = _pick(rng, pool, max(1, generated // 100))
     tracked = min(_pick(rng, pool, 1))
     updated = _pick(rng, pool, max(1, generated * 5 // 100))
@@ -193,8 +205,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
             # Half the edits come within a day, half days later (late corrections).
             delay = rng.randint(2, 30) if rng.random() < 0.5 else rng.randint(24, 144)
             revisions = _with_update(original, timedelta(hours=delay), rng)
-        state = ("not_found" if index in not_found else "empty_body" if index in empty_body
-                 else "missing_date" if index in missing_date else "ok")
+        state = next((s for s, chosen in bad.items() if index in chosen), "ok")
         articles.append(DemoArticle(
             index=index,
             slug=f"{slugify(title) or 'novyna'}-{index}",
@@ -205,8 +216,8 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
             labels=vocab.labels(rng),
             revisions=revisions,
             image=vocab.image(rng),
-            jsonld=rng.random() < 0.85 and state != "missing_date",
-            opengraph=rng.random() < 0.85 and state != "missing_date",
+            jsonld=(rng.random() < 0.85 or state == "future_date") and state != "missing_date",
+            opengraph=rng.random() < 0.85 and state not in ("missing_date", "future_date"),
             template_key=rng.choice(vocab.TEMPLATE_KEYS) if index in leaked else None,
             state=state,
         ))

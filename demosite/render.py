@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from itertools import groupby
 from pathlib import Path
@@ -87,14 +87,15 @@ def tag_page(site: DemoSite, slug: str) -> str | None:
         lang="en", page_title=name, days=_feed_days(site, tagged[:FEED_SIZE]))
 
 
-def _jsonld(a: DemoArticle, url: str, image_url: str | None, site: DemoSite) -> str:
+def _jsonld(a: DemoArticle, url: str, image_url: str | None, site: DemoSite,
+           published: datetime | None) -> str:
     rev = a.revision_at(site.as_of)
-    data = {
+    data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
         "headline": rev.title,
         "description": rev.subtitle,
-        "datePublished": a.published.isoformat(),
+        "datePublished": published.isoformat() if published else None,
         "dateModified": rev.modified.isoformat(),
         "articleSection": a.section,
         "inLanguage": a.lang,
@@ -104,25 +105,57 @@ def _jsonld(a: DemoArticle, url: str, image_url: str | None, site: DemoSite) -> 
     }
     if image_url:
         data["image"] = {"@type": "ImageObject", "url": image_url}
+    data = {k: v for k, v in data.items() if v is not None}
     # "</" would end the script element early; JSON allows the escaped form.
     return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _blocks(site: DemoSite, a: DemoArticle) -> tuple[tuple[str, str], ...]:
+    """The text blocks as served, with the page's defect, if it has one, written in."""
+    blocks = a.revision_at(site.as_of).blocks
+    if a.state == "empty_body":
+        return ()
+    if a.state == "boilerplate":
+        return (*blocks[:2], ("p", f"Read also: {site.visible[0].revisions[0].title}"),
+                *blocks[2:])
+    if a.state == "markup":
+        return (("p", "<b>Breaking:</b> " + blocks[0][1]), *blocks[1:])
+    return blocks
+
+
+def _date_line(a: DemoArticle) -> str | None:
+    if a.state == "missing_date":
+        return None
+    line = a.date_line or date_line(a.published, a.lang)
+    if a.state == "weekday_mismatch":  # the weekday of the day after
+        line = line.rsplit(" ", 1)[0] + " " + date_line(
+            a.published + timedelta(days=1), a.lang).rsplit(" ", 1)[1]
+    return line
 
 
 def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
     rev = a.revision_at(site.as_of)
     url = f"{base_url}/{a.slug}"
     image_url = f"{base_url}/images/{a.slug}.jpg" if a.image else None
-    has_date = a.state != "missing_date"
-    local = a.published.astimezone(KYIV)
+    # What structured data says: six years ahead on a future-date page; nothing after a
+    # date-layout drift, so that only the (renamed) date line could give the date.
+    published: datetime | None = a.published + timedelta(days=6 * 365) \
+        if a.state == "future_date" else a.published
+    if site.drift == "date":
+        published = None
     return _ENV.get_template("article.html").render(
         lang=a.lang, page_title=rev.title, a=a, rev=rev, url=url, image_url=image_url,
         labels=a.labels_at(site.as_of),
-        blocks=() if a.state == "empty_body" else rev.blocks,
+        blocks=_blocks(site, a),
         tags=[(t, tag_slug(t)) for t in a.tags],
-        date_line=(a.date_line or date_line(a.published, a.lang)) if has_date else None,
-        time_line=local.strftime("%H:%M"),
-        published_iso=a.published.isoformat(), modified_iso=rev.modified.isoformat(),
-        jsonld=_jsonld(a, url, image_url, site) if a.jsonld else None,
+        date_line=_date_line(a),
+        time_line=a.published.astimezone(KYIV).strftime("%H:%M"),
+        date_class="article__published-date" if site.drift == "date" else "article__date",
+        time_class="article__published-time" if site.drift == "date" else "article__time",
+        text_class="article__content" if site.drift == "body" else "article__text",
+        published_iso=published.isoformat() if published else None,
+        modified_iso=rev.modified.isoformat(),
+        jsonld=_jsonld(a, url, image_url, site, published) if a.jsonld else None,
         days=_feed_days(site, site.visible[:FEED_SIZE]),
     )
 
@@ -188,7 +221,8 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[
         articles.append({
             "url": f"{base_url}/{a.slug}",
             "state": a.state,
-            "expected": STATES[a.state],
+            "expected": STATES[a.state][0],
+            "reason": STATES[a.state][1],
             "title": rev.title,
             "published_at": a.published.astimezone(KYIV).isoformat(),
             "modified_at": rev.modified.astimezone(KYIV).isoformat(),
@@ -217,4 +251,6 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[
         "expected_counts": counts,
         **({"since": since.isoformat(), "change_counts": changes} if since else {}),
         "page_size": site.page_size,
+        "drift": site.drift,
+        "states": {state: {"expected": e, "reason": r} for state, (e, r) in STATES.items()},
     }

@@ -66,14 +66,24 @@ def _run_suite(context: Any, name: str, frame: pd.DataFrame,
     return list(result.results)
 
 
+def _columns(kwargs: dict[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return kwargs["column"]
+    names = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    return ", ".join(names) or None
+
+
 def tag_rows(articles: pd.DataFrame) -> pd.DataFrame:
     exploded = articles[["article_id", "tags"]].explode("tags").dropna(subset=["tags"])
     return exploded.rename(columns={"tags": "tag"}).reset_index(drop=True)
 
 
 def validate(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
-    """Validate a batch; `params` fills the suites' $PARAMETERs (url_pattern, founded, now, …)."""
-    frame = articles.assign(tag_count=articles["tags"].map(len))
+    """Validate a batch; `params` fills the suites' $PARAMETERs (url_pattern, founded, now, …).
+
+    `articles` carries the record's columns plus the computed `weekday_agrees` and `tag_count`.
+    """
+    frame = articles
     context = _context()
     rows: list[dict[str, Any]] = []
     reasons: dict[str, list[str]] = {}
@@ -81,7 +91,7 @@ def validate(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
         for result in _run_suite(context, name, data, params):
             config = result.expectation_config
             if result.exception_info and result.exception_info.get("raised_exception"):
-                raise SuiteError(f"{name}: {config.type} on {config.kwargs.get('column')} "
+                raise SuiteError(f"{name}: {config.type} on {_columns(config.kwargs)} "
                                  f"could not run: {result.exception_info.get('exception_message')}")
             failing = [str(item["article_id"]) for item in
                        result.result.get("unexpected_index_list") or []]
@@ -93,7 +103,7 @@ def validate(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
             rows.append({
                 "suite": name,
                 "expectation": config.type,
-                "column": config.kwargs.get("column"),
+                "column": _columns(config.kwargs),
                 "severity": severity,
                 "success": bool(result.success),
                 "unexpected_count": int(result.result.get("unexpected_count") or 0),

@@ -17,7 +17,7 @@ from sites.urls import article_id, canonicalize
 
 # A template key is a lone path-like token with a dotted leaf: "client/title.list_title".
 TEMPLATE_KEY = r"[a-z][a-z0-9_-]*(?:/[a-z0-9_-]+)+\.[a-z0-9_.]+"
-_TEXT_COLUMNS = ("title", "subtitle", "section", "image_caption")
+_TEXT_COLUMNS = ("title", "subtitle", "section", "image_caption", "date_line")
 _SPACES = r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+"
 
 

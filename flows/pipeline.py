@@ -8,7 +8,6 @@ leaves a WARC archive and manifest. Everything after it reads only the archive, 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import uuid
@@ -28,7 +27,7 @@ from demosite.corpus import build_site
 from expectations.validate import Validation, validate
 from extract.article import extract_article
 from extract.clean import CleanBatch, clean
-from flows import settings, state
+from flows import quality, settings, state
 from flows.archive_index import fetch_table
 from flows.summary import markdown_summary
 from sites import SiteProfile, load_profile
@@ -98,15 +97,12 @@ def clean_batch(records: list[Any]) -> CleanBatch:
     return clean(records)
 
 
-def validation_params(profile: SiteProfile, now: datetime) -> dict[str, Any]:
-    return {"url_pattern": f"^{re.escape(profile.base_url)}/",
-            "founded": datetime.combine(profile.founded, datetime.min.time(), UTC).isoformat(),
-            "now": now.isoformat(), "languages": list(profile.languages)}
-
-
 @task(cache_policy=NO_CACHE)
-def validate_batch(batch: CleanBatch, profile: SiteProfile, now: datetime) -> Validation:
-    result = validate(batch.articles, validation_params(profile, now))
+def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
+                   db: Path) -> Validation:
+    volume = quality.recent_volume(db, profile, run.mode)
+    result = validate(quality.validation_frame(batch.articles, profile),
+                      quality.validation_params(profile, run.started_at, volume))
     failed = result.results[~result.results["success"]]
     for row in failed.itertuples():
         get_run_logger().info("%s %s on %s: %d rows (%.1f%%) - %s", row.severity, row.expectation,
@@ -162,12 +158,25 @@ def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
 
 
 @flow(name="process_archive")
-def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame,
-                    db: Path) -> dict[str, Any]:
-    """Archived responses -> extract -> clean -> validate -> load, for one run."""
+def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
+                    drift_threshold: float | None = None) -> dict[str, Any]:
+    """Archived responses -> extract -> clean -> validate -> load, for one run.
+
+    When a critical expectation fails for more than `drift_threshold` of the batch (default
+    $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: the run is recorded as failed,
+    with its validation results, and the flow fails with the drift message.
+    """
     records = extract(fetches, profile)
     batch = clean_batch(records)
-    validation = validate_batch(batch, profile, run.started_at)
+    validation = validate_batch(batch, profile, run, db)
+    try:
+        quality.check_drift(validation, batch.articles,
+                            quality.drift_threshold() if drift_threshold is None
+                            else drift_threshold)
+    except quality.DriftError as error:
+        get_run_logger().error("%s", error)
+        record_failed_run(db, run, datetime.now(UTC), str(error), validation.results)
+        raise
     return load(db, run, assemble(fetches, batch, validation))
 
 
@@ -183,6 +192,8 @@ def publish(summary: dict[str, Any], started: datetime, db: Path) -> dict[str, A
 
 
 def record_failure(db: Path, run: RunInfo, error: BaseException) -> None:
+    if isinstance(error, quality.DriftError):
+        return  # recorded, with the validation results, by process_archive
     get_run_logger().error("Run %s failed: %s", run.run_id, error)
     try:
         record_failed_run(db, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
@@ -205,7 +216,8 @@ def incremental_plan(db: Path, profile: SiteProfile) -> dict[str, Any]:
 @flow(name="news_pipeline", log_prints=True)
 def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | None = None,
                   mode: Literal["incremental", "full"] = "incremental", max_pages: int = 0,
-                  data_dir: str | None = None) -> dict[str, Any]:
+                  data_dir: str | None = None,
+                  drift_threshold: float | None = None) -> dict[str, Any]:
     """Crawl a site once and load its new and changed articles into the DuckDB corpus.
 
     Args:
@@ -217,6 +229,8 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             (everything, on an empty corpus); "full" re-crawls every listing page.
         max_pages: listing pages to crawl at most; 0 = no limit.
         data_dir: where archives live (default `data/`).
+        drift_threshold: share of the batch that may fail one critical expectation before
+            the run is stopped as layout drift (default $NEWSCORPUS_DRIFT_THRESHOLD or 0.5).
     """
     started = datetime.now(UTC)
     db_file = settings.db_path(db, data_dir)
@@ -233,7 +247,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             crawl(profile, run_dir, run_id, plan, max_pages)
             fetches = fetch_table(run_dir)
             require_discovery_pages(fetches, profile)
-            summary = process_archive(profile, run, fetches, db_file)
+            summary = process_archive(profile, run, fetches, db_file, drift_threshold)
         except Exception as error:
             record_failure(db_file, run, error)
             raise

@@ -26,7 +26,8 @@ class NothingToReprocessError(LookupError):
 
 @flow(name="reprocess")
 def reprocess(site: str = "demo", base_url: str | None = None, run: str | None = None,
-              since: date | None = None, until: date | None = None, db: str | None = None,
+              since: date | None = None, until: date | None = None,
+              urls: list[str] | None = None, db: str | None = None,
               data_dir: str | None = None) -> dict[str, Any]:
     """Re-extract the newest archived page of each selected article and load the result.
 
@@ -36,6 +37,7 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
         run: only the pages archived by this run id.
         since: only articles published on or after this day (site time).
         until: only articles published on or before this day (site time).
+        urls: only these pages (how `newscorpus quarantine release` retries held-back pages).
         db: the DuckDB file (default `data/corpus.duckdb`).
         data_dir: where archives live (default `data/`).
     """
@@ -45,11 +47,11 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
                                               else None))
     start = datetime.combine(since, time(), profile.tz) if since else None
     end = datetime.combine(until + timedelta(days=1), time(), profile.tz) if until else None
-    responses = state.archived_responses(db_file, profile, run, start, end)
+    responses = state.archived_responses(db_file, profile, run, start, end, urls)
     if responses.empty:
         raise NothingToReprocessError(
             f"no archived page of {profile.name} matches (run={run}, since={since}, "
-            f"until={until}) in {db_file}")
+            f"until={until}, urls={len(urls) if urls else None}) in {db_file}")
     fetches = pd.DataFrame({
         "url": responses["url"], "kind": "article", "status": 200, "error": None,
         "fetched_at": responses["fetched_at"].astype(str), "warc_file": responses["warc_file"],

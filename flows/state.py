@@ -47,6 +47,7 @@ def completed(db: Path, run_id: str) -> bool:
 
 
 def archived_responses(db: Path, profile: SiteProfile, run_id: str | None,
-                       since: datetime | None, until: datetime | None) -> pd.DataFrame:
-    return _read(db, "archived_responses", run_id=run_id, since=since, until=until,
+                       since: datetime | None, until: datetime | None,
+                       urls: list[str] | None = None) -> pd.DataFrame:
+    return _read(db, "archived_responses", run_id=run_id, since=since, until=until, urls=urls,
                  base_url=profile.base_url + "/")

@@ -23,7 +23,7 @@ def parse_iso(value: str | None, tz: ZoneInfo) -> datetime | None:
 
 
 @cache
-def _month_numbers(months: tuple[tuple[str, ...], ...]) -> dict[str, int]:
+def _name_numbers(months: tuple[tuple[str, ...], ...]) -> dict[str, int]:
     return {name.lower(): i for names in months for i, name in enumerate(names, start=1)}
 
 
@@ -35,7 +35,7 @@ def parse_date_line(date_text: str | None, time_text: str | None, rules: dict[st
     match = re.search(rules["pattern"], date_text)
     if match is None:
         return None
-    months = _month_numbers(tuple(tuple(m) for m in rules["months"]))
+    months = _name_numbers(tuple(tuple(m) for m in rules["months"]))
     month = months.get(match["month"].lower())
     if month is None:
         return None
@@ -51,3 +51,18 @@ def parse_date_line(date_text: str | None, time_text: str | None, rules: dict[st
     except ValueError:
         return None
     return day.astimezone(UTC)
+
+
+def weekday_agrees(date_text: str | None, moment: datetime | None, rules: dict[str, Any],
+                   tz: ZoneInfo) -> bool | None:
+    """Whether the weekday a date line names is the weekday of `moment` in the site's zone.
+
+    None when there is nothing to compare: no date line, no weekday in it, or no moment.
+    """
+    if not date_text or moment is None or "weekdays" not in rules:
+        return None
+    days = _name_numbers(tuple(tuple(d) for d in rules["weekdays"]))  # name -> 1..7
+    named = [days[w] for w in re.findall(r"[^\W\d_][\w']*", date_text.lower()) if w in days]
+    if not named:
+        return None
+    return named[-1] == moment.astimezone(tz).weekday() + 1

@@ -19,6 +19,11 @@ from warehouse import queries
 from warehouse.db import connect
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
+# The statements of warehouse/sql/load.sql, in the order one transaction runs them.
+LOAD_STEPS = ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
+              "merge_articles", "touch_not_modified", "refresh_tags", "record_fetches",
+              "record_quarantine", "release_quarantine", "record_validation", "record_run",
+              "unstage")
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -
         params = {**run.params(), "seen_at": run.started_at, "finished_at": finished_at}
         con.execute("BEGIN TRANSACTION")
         try:
-            for step in ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
-                         "merge_articles", "touch_not_modified", "refresh_tags", "record_fetches",
-                         "record_quarantine", "record_validation", "record_run", "unstage"):
+            for step in LOAD_STEPS:
                 queries.run(con, step, **params)
             summary = _summary(con, run.run_id)
             _check_accounting(summary)
@@ -98,8 +101,10 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -
         con.close()
 
 
-def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str) -> None:
-    """Leave a trace of a run that failed before its load, unless it already completed."""
+def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str,
+                      validation: pd.DataFrame | None = None) -> None:
+    """Leave a trace of a run that failed before its load (with its validation results, when
+    validation stopped it), unless the run already completed."""
     con = connect(db_path)
     try:
         status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
@@ -109,6 +114,9 @@ def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error:
         queries.run(con, "forget_run", run_id=run.run_id)
         queries.run(con, "record_failed_run", **run.params(), finished_at=finished_at,
                     error=error[:2000])
+        if validation is not None:
+            con.register("batch_validation", validation)
+            queries.run(con, "record_validation", run_id=run.run_id)
         con.execute("COMMIT")
     finally:
         con.close()

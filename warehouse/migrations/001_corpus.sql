@@ -11,6 +11,7 @@ CREATE TABLE articles (
     lang           VARCHAR,
     published_at   TIMESTAMPTZ,
     modified_at    TIMESTAMPTZ,
+    date_line      VARCHAR,            -- the page's date line as printed, for the weekday check
     tags           VARCHAR[],
     labels         VARCHAR[],
     body           VARCHAR,
@@ -94,7 +95,9 @@ CREATE TABLE quarantine (
     url             VARCHAR NOT NULL,
     reasons         VARCHAR[] NOT NULL,
     record          JSON NOT NULL,     -- the cleaned record as it was held back
-    quarantined_at  TIMESTAMPTZ NOT NULL
+    quarantined_at  TIMESTAMPTZ NOT NULL,
+    released_at     TIMESTAMPTZ,       -- when a later run loaded this URL after all
+    released_by     VARCHAR            -- that run
 );
 
 CREATE TABLE validation_results (

@@ -16,7 +16,7 @@ DELETE FROM crawl_runs WHERE run_id = $run_id;
 -- name: stage_articles
 INSERT INTO articles_staging
 SELECT article_id, url, canonical_url, title, subtitle, section, lang,
-       CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ),
+       CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ), date_line,
        CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
        has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
        $run_id, CAST($seen_at AS TIMESTAMPTZ)
@@ -46,7 +46,7 @@ ON a.article_id = s.article_id
 WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
-    modified_at = s.modified_at, tags = s.tags, labels = s.labels, body = s.body,
+    modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels, body = s.body,
     image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
@@ -57,11 +57,11 @@ WHEN MATCHED AND $mode <> 'reprocess' THEN UPDATE SET
     labels = s.labels, last_seen_at = s.seen_at, last_run_id = s.run_id
 WHEN NOT MATCHED THEN INSERT (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
-    tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
+    date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
     content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site)
 VALUES (
     s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
-    s.published_at, s.modified_at, s.tags, s.labels, s.body, s.image_url, s.image_caption,
+    s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url, s.image_caption,
     s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
     s.seen_at, s.run_id, $site);
 
@@ -93,8 +93,14 @@ LEFT JOIN articles a ON f.outcome = 'not_modified' AND a.url = f.url;
 -- name: record_quarantine
 INSERT INTO quarantine
 SELECT $run_id, article_id, url, CAST(reasons AS VARCHAR[]), CAST(record AS JSON),
-       CAST($seen_at AS TIMESTAMPTZ)
+       CAST($seen_at AS TIMESTAMPTZ), NULL, NULL
 FROM batch_quarantine;
+
+-- name: release_quarantine
+-- Pages held back earlier that this run loaded (say, after an extractor fix) are released.
+UPDATE quarantine SET released_at = CAST($seen_at AS TIMESTAMPTZ), released_by = $run_id
+WHERE released_at IS NULL AND run_id <> $run_id
+  AND url IN (SELECT url FROM articles_staging WHERE run_id = $run_id);
 
 -- name: record_validation
 INSERT INTO validation_results

@@ -18,7 +18,8 @@ WHERE a.site = $site
 UNION ALL
 SELECT f.url, f.fetched_at, CAST([] AS VARCHAR[]), NULL, NULL
 FROM latest_fetch f
-WHERE (f.status IN (404, 410) OR f.url IN (SELECT url FROM quarantine))
+WHERE (f.status IN (404, 410)
+       OR f.url IN (SELECT url FROM quarantine WHERE released_at IS NULL))
   AND f.url NOT IN (SELECT url FROM articles)
   AND starts_with(f.url, $base_url);
 
@@ -35,6 +36,14 @@ WHERE f.kind = 'article' AND f.status = 200 AND f.warc_file IS NOT NULL
   AND ($run_id IS NULL OR f.run_id = $run_id)
   AND ($since IS NULL OR a.published_at >= CAST($since AS TIMESTAMPTZ))
   AND ($until IS NULL OR a.published_at < CAST($until AS TIMESTAMPTZ))
+  AND ($urls IS NULL OR list_contains($urls, f.url))
   AND starts_with(f.url, $base_url)
 QUALIFY row_number() OVER (PARTITION BY f.url ORDER BY f.fetched_at DESC) = 1
 ORDER BY f.warc_file, f.warc_offset;
+
+-- name: recent_volume
+-- The median number of articles of the site's last 10 completed runs of a mode.
+SELECT median(discovered) FROM (
+    SELECT discovered FROM crawl_runs
+    WHERE site = $site AND mode = $mode AND status = 'completed'
+    ORDER BY started_at DESC LIMIT 10);

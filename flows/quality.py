@@ -1,0 +1,81 @@
+"""Validation around the suites: the computed columns, the per-run parameters, the drift alarm."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from expectations.validate import Validation
+from sites import SiteProfile
+from sites.dates import weekday_agrees
+from warehouse import queries
+from warehouse.db import connect
+
+DEFAULT_DRIFT_THRESHOLD = 0.5
+DRIFT_MIN_ROWS = 10
+
+
+class DriftError(RuntimeError):
+    """A critical expectation failed for most of the batch: the site's layout has likely changed."""
+
+
+def drift_threshold() -> float:
+    """Share of a batch that may fail one critical expectation before the run is stopped."""
+    return float(os.environ.get("NEWSCORPUS_DRIFT_THRESHOLD") or DEFAULT_DRIFT_THRESHOLD)
+
+
+def validation_frame(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFrame:
+    """The batch plus the columns the suites check but the corpus does not store."""
+    agrees = [weekday_agrees(line, None if pd.isna(moment) else moment, profile.dates, profile.tz)
+              for line, moment in zip(articles["date_line"], articles["published_at"],
+                                      strict=True)]
+    return articles.assign(weekday_agrees=pd.Series(agrees, index=articles.index, dtype=object),
+                           tag_count=articles["tags"].map(len))
+
+
+def recent_volume(db: Path, profile: SiteProfile, mode: str) -> tuple[int, int]:
+    """Bounds for a batch's size: a fifth to five times the median of the last 10 runs."""
+    if not Path(db).exists():
+        return 0, 10**9
+    con = connect(db, read_only=True)
+    try:
+        median = queries.run(con, "recent_volume", site=profile.name, mode=mode).fetchone()[0]
+    finally:
+        con.close()
+    if median is None:
+        return 0, 10**9
+    return math.floor(median / 5), math.ceil(median * 5) + 50
+
+
+def validation_params(profile: SiteProfile, now: datetime,
+                      volume: tuple[int, int] = (0, 10**9)) -> dict[str, Any]:
+    return {"url_pattern": f"^{re.escape(profile.base_url)}/",
+            "founded": datetime.combine(profile.founded, datetime.min.time(), UTC).isoformat(),
+            "now": now.isoformat(), "languages": list(profile.languages),
+            "volume_min": volume[0], "volume_max": volume[1]}
+
+
+def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float) -> None:
+    """Stop the run when a critical expectation fails for more than `threshold` of the batch."""
+    if len(articles) < DRIFT_MIN_ROWS:
+        return
+    results = validation.results
+    drifted = results[(results["severity"] == "critical") & ~results["success"]
+                      & (results["unexpected_percent"] > threshold * 100)]
+    if drifted.empty:
+        return
+    urls = articles.set_index("article_id")["url"]
+    lines = []
+    for row in drifted.itertuples():
+        examples = ", ".join(urls.get(i, i) for i in row.sample_ids[:3])
+        lines.append(f"{row.reason} ({row.expectation} on {row.column}): "
+                     f"{row.unexpected_percent:.0f}% of {len(articles)} articles, e.g. {examples}")
+    raise DriftError(
+        f"layout drift suspected, the batch was not published (threshold "
+        f"{threshold:.0%}): " + "; ".join(lines))
