@@ -66,10 +66,21 @@ def _run_suite(context: Any, name: str, frame: pd.DataFrame,
     return list(result.results)
 
 
+def _errors(info: dict[str, Any] | None) -> list[str]:
+    """Messages of the exceptions an expectation raised; GX nests them per metric."""
+    if not info:
+        return []
+    entries = [info] if "raised_exception" in info else [
+        v for v in info.values() if isinstance(v, dict)]
+    return [str(e.get("exception_message") or "unknown error") for e in entries
+            if e.get("raised_exception")]
+
+
 def _columns(kwargs: dict[str, Any]) -> str | None:
     if "column" in kwargs:
         return kwargs["column"]
-    names = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    names = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B")
+                                          if k in kwargs]
     return ", ".join(names) or None
 
 
@@ -90,9 +101,9 @@ def validate(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
     for name, data in (("articles", frame), ("tags", tag_rows(articles))):
         for result in _run_suite(context, name, data, params):
             config = result.expectation_config
-            if result.exception_info and result.exception_info.get("raised_exception"):
+            if errors := _errors(result.exception_info):
                 raise SuiteError(f"{name}: {config.type} on {_columns(config.kwargs)} "
-                                 f"could not run: {result.exception_info.get('exception_message')}")
+                                 f"could not run: {errors[0]}")
             failing = [str(item["article_id"]) for item in
                        result.result.get("unexpected_index_list") or []]
             reason = (config.meta or {}).get("reason", config.type)

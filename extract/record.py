@@ -21,7 +21,7 @@ class Article:
     lang: str | None = None
     published_at: datetime | None = None  # timezone-aware
     modified_at: datetime | None = None
-    date_line: str | None = None     # the page's own date line, as printed ("24 January, 2025 Friday")
+    date_line: str | None = None     # the page's date line as printed: "24 January, 2025 Friday"
     tags: list[str] = field(default_factory=list)    # tag slugs, as the site's tag pages name them
     labels: list[str] = field(default_factory=list)  # "Exclusive", "Review", "Updated", …
     body: str = ""                   # paragraphs and subheadings, blank-line separated

@@ -142,11 +142,11 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
                 summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
                                           db_file)
             except Exception as error:
-                record_failure(db_file, run, error)
+                record_failure(db_file, run, error, data_dir)
                 raise
             for key in COUNTS:
                 totals[key] += int(summary.get(key) or 0)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
-                    **totals}, started, db_file)
+                    **totals}, started, db_file, data_dir)
 

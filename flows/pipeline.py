@@ -30,6 +30,7 @@ from extract.clean import CleanBatch, clean
 from flows import quality, settings, state
 from flows.archive_index import fetch_table
 from flows.summary import markdown_summary
+from reports import data_docs
 from sites import SiteProfile, load_profile
 from spiders.archive import read_payloads
 from warehouse.db import WarehouseBusyError
@@ -180,10 +181,12 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     return load(db, run, assemble(fetches, batch, validation))
 
 
-def publish(summary: dict[str, Any], started: datetime, db: Path) -> dict[str, Any]:
-    """Add the timing, publish the summary as a Prefect artifact, and log it."""
+def publish(summary: dict[str, Any], started: datetime, db: Path,
+            data_dir: str | None = None) -> dict[str, Any]:
+    """Add the timing, refresh the data docs, publish the summary as a Prefect artifact."""
+    docs = data_docs.build(db, settings.data_dir(data_dir) / "docs")
     summary = {**summary, "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-               "db": str(db)}
+               "db": str(db), "data_docs": str(docs)}
     create_markdown_artifact(key="run-summary", markdown=markdown_summary(summary),
                              description=f"newscorpus {summary.get('mode')} run "
                                          f"{summary.get('run_id')}")
@@ -191,12 +194,14 @@ def publish(summary: dict[str, Any], started: datetime, db: Path) -> dict[str, A
     return summary
 
 
-def record_failure(db: Path, run: RunInfo, error: BaseException) -> None:
-    if isinstance(error, quality.DriftError):
-        return  # recorded, with the validation results, by process_archive
-    get_run_logger().error("Run %s failed: %s", run.run_id, error)
+def record_failure(db: Path, run: RunInfo, error: BaseException,
+                   data_dir: str | None = None) -> None:
+    """Record the failed run (drift is recorded by process_archive) and refresh the docs."""
     try:
-        record_failed_run(db, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
+        if not isinstance(error, quality.DriftError):
+            get_run_logger().error("Run %s failed: %s", run.run_id, error)
+            record_failed_run(db, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
+        data_docs.build(db, settings.data_dir(data_dir) / "docs")
     except WarehouseBusyError:
         get_run_logger().warning("Could not record the failed run: the database is busy")
 
@@ -249,9 +254,9 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             require_discovery_pages(fetches, profile)
             summary = process_archive(profile, run, fetches, db_file, drift_threshold)
         except Exception as error:
-            record_failure(db_file, run, error)
+            record_failure(db_file, run, error, data_dir)
             raise
-    return publish(summary, started, db_file)
+    return publish(summary, started, db_file, data_dir)
 
 
 @contextmanager

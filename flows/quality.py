@@ -79,3 +79,23 @@ def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float
     raise DriftError(
         f"layout drift suspected, the batch was not published (threshold "
         f"{threshold:.0%}): " + "; ".join(lines))
+
+
+def validate_stored(db: Path, site: str, run_id: str | None = None) -> pd.DataFrame:
+    """Re-validate the stored articles of a site (or those a run last touched)."""
+    from expectations.validate import validate
+    from sites import load_profile
+
+    con = connect(db, read_only=True)
+    try:
+        base = queries.run(con, "latest_base_url", site=site).fetchone()
+        articles = queries.run(con, "stored_articles", site=site, run_id=run_id).df()
+    finally:
+        con.close()
+    if base is None or articles.empty:
+        raise LookupError(f"no stored articles of site {site!r}"
+                          + (f" from run {run_id}" if run_id else ""))
+    profile = load_profile(site, base[0])
+    articles["tags"] = articles["tags"].map(list)
+    frame = validation_frame(articles, profile)
+    return validate(frame, validation_params(profile, datetime.now(UTC))).results

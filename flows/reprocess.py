@@ -65,6 +65,6 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
     try:
         summary = process_archive(profile, run_info, fetches, db_file)
     except Exception as error:
-        record_failure(db_file, run_info, error)
+        record_failure(db_file, run_info, error, data_dir)
         raise
-    return publish(summary, started, db_file)
+    return publish(summary, started, db_file, data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 SUMMARY_FIELDS = ("chunks", "skipped_chunks", "discovered", "fetched", "new", "updated",
@@ -13,5 +14,7 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     header = "| " + " | ".join(fields) + " |"
     rule = "|" + "---|" * len(fields)
     values = "| " + " | ".join(str(summary[f]) for f in fields) + " |"
-    return (f"### newscorpus run `{summary.get('run_id')}`\n\n{header}\n{rule}\n{values}\n\n"
-            f"Database: `{summary.get('db')}`\n")
+    docs = summary.get("data_docs")
+    return (f"### newscorpus {summary.get('mode', '')} run `{summary.get('run_id')}`\n\n"
+            f"{header}\n{rule}\n{values}\n\nDatabase: `{summary.get('db')}`\n"
+            + (f"\nData docs: [{docs}](file://{Path(docs).resolve()})\n" if docs else ""))

@@ -202,6 +202,138 @@ def sql(
         out.print(_table(columns, rows))
 
 
+@app.command("validate")
+def validate_command(
+    site: Annotated[str, typer.Option(help="Site profile whose articles to check.")] = "demo",
+    run_id: Annotated[str | None, typer.Option(
+        "--run", help="Only the articles this run last loaded.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-validate the stored articles with the current suites; exit 1 on a critical failure."""
+    from flows.quality import validate_stored
+    from flows.settings import db_path
+
+    try:
+        results = validate_stored(db_path(db), site, run_id)
+    except LookupError as error:
+        raise UsageError(str(error)) from None
+    columns = ["suite", "expectation", "column", "severity", "success", "unexpected_count",
+               "reason"]
+    if as_json:
+        print(results.to_json(orient="records"))
+    else:
+        out.print(_table(columns, list(results[columns].itertuples(index=False))))
+    if not results[(results["severity"] == "critical") & ~results["success"]].empty:
+        raise typer.Exit(1)
+
+
+@app.command()
+def quality(
+    runs: Annotated[int, typer.Option(min=1, help="How many recent runs.")] = 5,
+    failed_only: Annotated[bool, typer.Option(
+        "--failed", help="Only expectations that failed.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the last runs' validation results."""
+    _print_query("run_validation", db, as_json, limit=runs,
+                 where=(lambda row: not row["success"]) if failed_only else None,
+                 columns=["run_id", "suite", "expectation", "column", "severity", "success",
+                          "unexpected_count", "unexpected_percent", "reason"])
+
+
+quarantine_app = typer.Typer(no_args_is_help=True, help="Inspect and release held-back pages.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Include released rows.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the pages held back, with their reasons."""
+    _print_query("quarantine_list", db, as_json, all=show_all,
+                 columns=["run_id", "url", "reasons", "quarantined_at", "released_by"])
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    key: Annotated[str, typer.Argument(help="A URL or article id.")],
+    db: DbOption = None,
+) -> None:
+    """Show a held-back record, as it was extracted, and why it was held back."""
+    rows = _query("quarantine_show", db, key=key)
+    if not rows:
+        raise UsageError(f"nothing in quarantine for {key}")
+    for row in rows:
+        out.print(f"[bold]{row['url']}[/bold] (run {row['run_id']}, "
+                  f"{'released by ' + row['released_by'] if row['released_by'] else 'held'})")
+        out.print("reasons: " + "; ".join(row["reasons"]))
+        out.print_json(row["record"])
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    urls: Annotated[list[str] | None, typer.Argument(
+        help="URLs to retry; none = all held.")] = None,
+    site: Annotated[str, typer.Option(help="Site profile.")] = "demo",
+    base_url: Annotated[str | None, typer.Option(
+        help="Base URL the archives were crawled from.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-extract held-back pages from the archive with the current code (no network).
+
+    Pages that now pass validation are loaded and their quarantine rows marked released;
+    the others stay held, with their new reasons.
+    """
+    held = [row["url"] for row in _query("quarantined_urls", db, urls=urls or None)]
+    if not held:
+        raise UsageError("nothing held in quarantine" + (" for those URLs" if urls else ""))
+    summary = _run_flow("reprocess", site=site, base_url=base_url, urls=held,
+                        db=str(db) if db else None)
+    _print_summary(summary, as_json)
+
+
+@app.command()
+def docs(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder of the page.")] = Path(
+        "data/docs"),
+    runs: Annotated[int, typer.Option(min=1, help="How many recent runs.")] = 10,
+    db: DbOption = None,
+) -> None:
+    """Write the data docs: one offline HTML page of the last runs' validation results."""
+    from flows.settings import db_path
+    from reports import data_docs
+
+    print(data_docs.build(db_path(db), out_dir, runs))
+
+
+def _query(name: str, db: Path | None, **params: Any) -> list[dict[str, Any]]:
+    from flows.settings import db_path
+    from warehouse import queries
+    from warehouse.db import connect
+
+    con = connect(db_path(db), read_only=True)
+    try:
+        cursor = queries.run(con, name, **params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def _print_query(name: str, db: Path | None, as_json: bool, columns: list[str],
+                 where: Any = None, **params: Any) -> None:
+    rows = [r for r in _query(name, db, **params) if where is None or where(r)]
+    if as_json:
+        print(json.dumps(rows, default=str, ensure_ascii=False))
+        return
+    out.print(_table(columns, [tuple(r[c] for c in columns) for r in rows]))
+
+
 @app.command("demo-site")
 def demo_site(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8765,
@@ -210,12 +342,17 @@ def demo_site(
     as_of: Annotated[str | None, typer.Option(
         help="Serve the site as it stood at this ISO time, e.g. 2025-02-09T12:00+02:00 "
              "[default: 2025-02-10T12:30+02:00, when the seed page was captured].")] = None,
+    drift: Annotated[str | None, typer.Option(
+        help="Change every article page's layout: `date` (date elements renamed, no "
+             "structured dates) or `body` (text block renamed).")] = None,
 ) -> None:
     """Serve the built-in demo site (a mirror of the espreso layout) until Ctrl-C."""
-    from demosite.corpus import build_site
+    from demosite.corpus import DRIFTS, build_site
     from demosite.server import serve_forever
 
-    site = build_site(articles, seed)
+    if drift is not None and drift not in DRIFTS:
+        raise UsageError(f"--drift must be one of {', '.join(DRIFTS)}, not {drift!r}")
+    site = build_site(articles, seed).drifted(drift)
     if as_of:
         site = site.at(_parse_moment(as_of, "--as-of"))
     serve_forever(site, port)

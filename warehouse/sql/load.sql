@@ -46,7 +46,8 @@ ON a.article_id = s.article_id
 WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
-    modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels, body = s.body,
+    modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
+    body = s.body,
     image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
@@ -61,7 +62,8 @@ WHEN NOT MATCHED THEN INSERT (
     content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site)
 VALUES (
     s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
-    s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url, s.image_caption,
+    s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url,
+    s.image_caption,
     s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
     s.seen_at, s.run_id, $site);
 

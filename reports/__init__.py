@@ -1,0 +1,1 @@
+"""Static HTML pages rendered from the warehouse: the data docs (validation results)."""

@@ -1,0 +1,49 @@
+"""Data docs: one self-contained HTML page of the last runs' validation results.
+
+Rendered from `crawl_runs` and `validation_results` rather than with GX's own site builder,
+whose pages pull CSS and JavaScript from CDNs: this page has inline CSS, no script, and no
+URL to load anything from, so it opens offline. Every value is escaped (Jinja2 autoescape).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from warehouse import queries
+from warehouse.db import connect
+
+_ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                   autoescape=select_autoescape(["html"]))
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def build(db: Path, out_dir: Path, runs: int = 10) -> Path:
+    """Write `out_dir/index.html` for the last `runs` runs; returns its path."""
+    con = connect(db, read_only=True)
+    try:
+        last_runs = _rows(queries.run(con, "last_runs", limit=runs))
+        results = _rows(queries.run(con, "run_validation", limit=runs))
+        ids = sorted({i for r in results if not r["success"] for i in r["sample_ids"] or []})
+        samples = {r["article_id"]: r for r in _rows(queries.run(con, "sample_rows", ids=ids))}
+    finally:
+        con.close()
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        result["samples"] = [samples.get(i, {"article_id": i, "url": None, "title": None})
+                             for i in result["sample_ids"] or []]
+        by_run.setdefault(result["run_id"], []).append(result)
+    html = _ENV.get_template("data_docs.html").render(
+        runs=last_runs, results=by_run, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        db=str(db))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    page = out_dir / "index.html"
+    page.write_text(html, encoding="utf-8")
+    return page

@@ -1,0 +1,181 @@
+"""Data quality: suites with severities, quarantine and release, the drift alarm, data docs."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import get_json
+from test_cli import newscorpus
+
+from demosite.corpus import build_site
+from demosite.server import start
+from expectations.validate import SuiteError, validate
+from warehouse.db import connect
+
+SEED_TITLE = "EU supports Zelenskyy’s call for U.S. peacekeepers, seeks to persuade Trump — media"
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_every_bad_page_kind_is_quarantined_with_its_reason(two_runs, truth):
+    run_id = two_runs["first"]["run_id"]
+    held = dict(rows(two_runs["db"], "SELECT url, reasons FROM quarantine WHERE run_id = ?",
+                     run_id))
+    expected = [a for a in truth["articles"] if a["expected"] == "quarantined"]
+    assert len(held) == len(expected) == two_runs["first"]["quarantined"]
+    for article in expected:
+        assert article["reason"] in held[article["url"]], (article["state"], held[article["url"]])
+    kinds = {a["state"] for a in expected}
+    assert len(kinds) >= 6
+
+
+def test_seed_article_loads_and_its_empty_tags_are_a_warning(two_runs):
+    db = two_runs["db"]
+    assert rows(db, "SELECT tags FROM articles WHERE title = ?", SEED_TITLE) == [([],)]
+    assert rows(db, "SELECT count(*) FROM quarantine WHERE record ->> 'title' = ?",
+                SEED_TITLE) == [(0,)]
+    warning = rows(db, "SELECT severity, success, unexpected_count FROM validation_results "
+                       "WHERE run_id = ? AND \"column\" = 'tag_count' AND reason = "
+                       "'article has no tags'", two_runs["first"]["run_id"])
+    assert warning and warning[0][0] == "warning" and warning[0][1] is False
+    assert warning[0][2] > 0
+
+
+def test_validation_results_have_every_field(two_runs):
+    results = rows(two_runs["db"], "SELECT expectation, severity, success, unexpected_count, "
+                                   "unexpected_percent, sample_ids FROM validation_results "
+                                   "WHERE run_id = ? AND NOT success",
+                   two_runs["first"]["run_id"])
+    assert results
+    for _, severity, _, count, percent, samples in results:
+        assert severity in ("critical", "warning", "info")
+        assert count > 0 and 0 < percent <= 100 and 0 < len(samples) <= 5
+
+
+def test_an_expectation_that_errors_is_a_failure_not_a_pass(two_runs):
+    con = connect(two_runs["db"], read_only=True)
+    try:
+        frame = con.execute("SELECT * FROM articles LIMIT 5").df()
+    finally:
+        con.close()
+    frame["tags"] = frame["tags"].map(list)
+    frame["tag_count"] = frame["tags"].map(len)  # but no weekday_agrees column
+    with pytest.raises(SuiteError, match="weekday_agrees"):
+        validate(frame, {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
+                         "now": "2100-01-01T00:00:00+00:00", "languages": ["en"],
+                         "volume_min": 0, "volume_max": 10})
+
+
+@pytest.mark.parametrize("drift", ["date", "body"])
+def test_layout_drift_stops_the_run_and_leaves_the_corpus(drift, prefect_backend, tmp_path):
+    from flows.pipeline import news_pipeline
+    from flows.quality import DriftError
+
+    site = start(build_site(80))
+    db = tmp_path / "corpus.duckdb"
+    try:
+        news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(tmp_path))
+        before = rows(db, "SELECT article_id, content_hash, last_seen_at FROM articles "
+                          "ORDER BY 1")
+        site.server.site = site.server.site.drifted(drift)
+        assert get_json(f"{site.base_url}/__truth__")["drift"] == drift
+        with pytest.raises(DriftError, match="layout drift suspected") as raised:
+            news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(tmp_path),
+                          mode="full")
+    finally:
+        site.stop()
+    reason = {"date": "published_at is missing", "body": "body contains boilerplate"}[drift]
+    assert reason in str(raised.value) and "e.g. http://127.0.0.1" in str(raised.value)
+    assert rows(db, "SELECT article_id, content_hash, last_seen_at FROM articles ORDER BY 1") \
+        == before
+    status, error = rows(db, "SELECT status, error FROM crawl_runs ORDER BY started_at DESC "
+                             "LIMIT 1")[0]
+    assert status == "failed" and reason in error
+    assert rows(db, "SELECT count(*) FROM validation_results v JOIN crawl_runs r USING (run_id) "
+                    "WHERE r.status = 'failed' AND NOT v.success AND v.reason = ?",
+                reason) == [(1,)]
+
+
+def test_a_fixed_extractor_releases_what_it_now_gets_right(prefect_backend, tmp_path,
+                                                           monkeypatch):
+    from extract import article as extractor
+    from flows import pipeline
+    from flows.pipeline import news_pipeline
+    from flows.reprocess import reprocess
+
+    site = start(build_site(250))
+    db = tmp_path / "corpus.duckdb"
+    try:
+        news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(tmp_path))
+    finally:
+        site.stop()
+    held = dict(rows(db, "SELECT url, reasons FROM quarantine"))
+    boilerplate = [u for u, reasons in held.items() if reasons == ["body contains boilerplate"]]
+    assert boilerplate
+    original = extractor.extract_article
+
+    def fixed(body, url, profile, content_type=None):  # the fix: drop "Read also" lines
+        record = original(body, url, profile, content_type)
+        record.body = "\n\n".join(p for p in record.body.split("\n\n")
+                                  if not p.startswith("Read also"))
+        return record
+
+    monkeypatch.setattr(pipeline, "extract_article", fixed)
+    summary = reprocess(base_url=site.base_url, urls=sorted(held), db=str(db))
+    assert summary["new"] == len(boilerplate)
+    released = dict(rows(db, "SELECT url, released_by FROM quarantine WHERE released_at "
+                             "IS NOT NULL"))
+    assert set(released) == set(boilerplate)
+    assert set(released.values()) == {summary["run_id"]}
+    still = {u for (u,) in rows(db, "SELECT DISTINCT url FROM quarantine WHERE released_at "
+                                    "IS NULL")}
+    assert still == set(held) - set(boilerplate)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag in ("script", "img", "iframe", "source") and values.get("src"):
+            self.loads.append(values["src"] or "")
+        if tag == "link" and values.get("href"):
+            self.loads.append(values["href"] or "")
+
+
+def test_data_docs_open_offline_and_list_the_last_run(two_runs):
+    page = Path(two_runs["second"]["data_docs"])
+    html = page.read_text(encoding="utf-8")
+    links = _Links()
+    links.feed(html)
+    assert not [u for u in links.loads if re.match(r"(?i)\s*(https?:)?//", u)]
+    assert "<script" not in html.lower()
+    assert two_runs["second"]["run_id"] in html and two_runs["first"]["run_id"] in html
+    assert "body is empty" in html  # a failing expectation, with its examples
+
+
+def test_quality_and_quarantine_commands(two_runs, tmp_path):
+    db = str(two_runs["db"])
+    quality = newscorpus("quality", "--failed", "--db", db, "--json", cwd=tmp_path)
+    assert quality.returncode == 0 and "body is empty" in quality.stdout
+    listing = newscorpus("quarantine", "list", "--db", db, "--json", cwd=tmp_path)
+    held = pd.read_json(__import__("io").StringIO(listing.stdout))
+    assert len(held) == two_runs["first"]["quarantined"]
+    shown = newscorpus("quarantine", "show", held["url"][0], "--db", db, cwd=tmp_path)
+    assert shown.returncode == 0 and "reasons:" in shown.stdout and '"body"' in shown.stdout
+    assert newscorpus("validate", "--db", db, cwd=tmp_path).returncode == 0
+    missing = newscorpus("quarantine", "show", "http://nowhere/", "--db", db, cwd=tmp_path)
+    assert missing.returncode == 2 and "nothing in quarantine" in missing.stderr
