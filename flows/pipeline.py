@@ -21,6 +21,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.concurrency.sync import concurrency
 
 from demosite import server as demo_server
 from demosite.corpus import build_site
@@ -36,20 +37,36 @@ from spiders.archive import read_payloads
 from warehouse.db import WarehouseBusyError
 from warehouse.load import Batch, RunInfo, load_run, record_failed_run
 
+CRAWL_DONE = "crawl.done"  # written once a run's crawl finished; a retry skips the crawl
+
 
 class CrawlError(RuntimeError):
     """The crawl subprocess failed, or reached nothing; its log holds the details."""
 
 
 def new_run_id(now: datetime, prefix: str = "") -> str:
+    """A run id; under Prefect, the same for every retry of one flow run, so a retried run
+    finds its finished crawl (and, when it got that far, its completed load) and goes on."""
+    flow_run = runtime.flow_run.id
+    scheduled = runtime.flow_run.scheduled_start_time if flow_run else None
+    if flow_run and scheduled:
+        return f"{prefix}{scheduled:%Y%m%dT%H%M%SZ}-{str(flow_run).replace('-', '')[:6]}"
     return f"{prefix}{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any],
           max_pages: int = 0) -> Path:
-    """Crawl into `run_dir` as `plan` says; retried once, crawl failures being mostly transient."""
+    """Crawl into `run_dir` as `plan` says; retried once, crawl failures being mostly transient.
+
+    At most a few crawls of one site run at once (the global concurrency limit
+    `newscorpus-crawl-<site>`, where `newscorpus deploy` created it).
+    """
     logger = get_run_logger()
+    done = run_dir / CRAWL_DONE
+    if done.exists():
+        logger.info("The crawl of run %s finished before; reusing its archive", run_id)
+        return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
@@ -59,12 +76,14 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
                "--max-pages", str(max_pages), "--plan", str(plan_path)]
     logger.info("Crawling %s (%s), mode %s; log in %s", profile.name, profile.base_url,
                 plan["mode"], log_path)
-    with open(log_path, "w", encoding="utf-8") as log:
+    with concurrency(f"newscorpus-crawl-{profile.name}", occupy=1, timeout_seconds=3600), \
+            open(log_path, "w", encoding="utf-8") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
         raise CrawlError(f"the crawl exited with code {result.returncode}; last lines of "
                          f"{log_path}:\n" + "\n".join(tail))
+    done.touch()
     return run_dir
 
 
@@ -154,8 +173,13 @@ def _is_busy(task: Any, run: Any, state: Any) -> bool:
 @task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
       retry_condition_fn=_is_busy)
 def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
-    """Publish the run; retried only while another process holds the database."""
-    return load_run(db, run, batch, datetime.now(UTC))
+    """Publish the run; retried only while another process holds the database.
+
+    Loads queue on the global concurrency limit `newscorpus-warehouse` (one at a time), where
+    `newscorpus deploy` created it; without a server, DuckDB's own lock makes them wait.
+    """
+    with concurrency("newscorpus-warehouse", occupy=1, timeout_seconds=3600):
+        return load_run(db, run, batch, datetime.now(UTC))
 
 
 @flow(name="process_archive")

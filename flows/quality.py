@@ -99,3 +99,13 @@ def validate_stored(db: Path, site: str, run_id: str | None = None) -> pd.DataFr
     articles["tags"] = articles["tags"].map(list)
     frame = validation_frame(articles, profile)
     return validate(frame, validation_params(profile, datetime.now(UTC))).results
+
+
+def failing_markdown(results: pd.DataFrame) -> str:
+    failed = results[~results["success"]]
+    if failed.empty:
+        return "Every expectation passed."
+    lines = ["| severity | expectation | column | unexpected | reason |", "|---|---|---|---|---|"]
+    lines += [f"| {r.severity} | {r.expectation} | {r.column} | {r.unexpected_count} | "
+              f"{r.reason} |" for r in failed.itertuples()]
+    return "\n".join(lines)

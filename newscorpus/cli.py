@@ -26,6 +26,8 @@ err = Console(stderr=True)
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="DuckDB file [default: $NEWSCORPUS_DB or data/corpus.duckdb]")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WaitOption = Annotated[float, typer.Option(
+    "--wait", min=0, help="Seconds to wait while another process holds the database.")]
 
 
 class UsageError(Exception):
@@ -177,6 +179,7 @@ def sql(
     query: Annotated[str, typer.Argument(help="A SQL query; the database is opened read-only.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    wait: WaitOption = 0,
 ) -> None:
     """Run a read-only SQL query on the corpus and print the result."""
     import duckdb
@@ -184,7 +187,7 @@ def sql(
     from flows.settings import db_path
     from warehouse.db import connect
 
-    con = connect(db_path(db), read_only=True)
+    con = connect(db_path(db), read_only=True, wait=wait)
     try:
         cursor = con.execute(query)
     except duckdb.Error as error:
@@ -316,7 +319,7 @@ def _query(name: str, db: Path | None, **params: Any) -> list[dict[str, Any]]:
     from warehouse import queries
     from warehouse.db import connect
 
-    con = connect(db_path(db), read_only=True)
+    con = connect(db_path(db), read_only=True, wait=0)
     try:
         cursor = queries.run(con, name, **params)
         names = [d[0] for d in cursor.description]
@@ -368,6 +371,37 @@ def _parse_moment(text: str, option: str) -> Any:
     if moment.tzinfo is None:
         raise UsageError(f"{option}: {text!r} needs a time zone offset, e.g. +02:00")
     return moment
+
+
+@app.command()
+def deploy() -> None:
+    """Create the work pool and concurrency limits and deploy prefect.yaml (idempotent).
+
+    Needs a Prefect server: PREFECT_API_URL must point at it.
+    """
+    from flows.deploy import DeployError
+    from flows.deploy import deploy as deploy_all
+
+    try:
+        names = deploy_all()
+    except DeployError as error:
+        raise UsageError(str(error)) from None
+    out.print(f"Deployed {', '.join(names)} to work pool 'newscorpus'. Start a worker: "
+              "prefect worker start --pool newscorpus")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the deployments of prefect.yaml, with their schedules, in this process.
+
+    The one-process alternative to a server and a worker; Ctrl-C stops it.
+    """
+    from flows.settings import quiet_prefect_defaults
+
+    quiet_prefect_defaults()
+    from flows.deploy import serve as serve_all
+
+    serve_all()
 
 
 @app.command()

@@ -141,7 +141,11 @@ def test_busy_database_is_one_clear_error(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(WarehouseBusyError, match=r"in use by another process \(PID \d+\)"):
-            connect(db)
+            connect(db, wait=0)
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusyError):
+            connect(db, read_only=True, wait=1.5)
+        assert time.monotonic() - started >= 1.5
     finally:
         holder.kill()
         holder.wait()

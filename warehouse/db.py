@@ -6,12 +6,21 @@ the file, fails at once; that failure becomes `WarehouseBusyError` with one clea
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 import duckdb
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# How long pipeline steps wait for another process to release the file. Interactive commands
+# pass wait=0 and say at once that the database is busy.
+DEFAULT_LOCK_WAIT = 300.0
+
+
+def lock_wait() -> float:
+    return float(os.environ.get("NEWSCORPUS_LOCK_WAIT") or DEFAULT_LOCK_WAIT)
 
 
 class WarehouseBusyError(RuntimeError):
@@ -22,22 +31,32 @@ class WarehouseMissingError(FileNotFoundError):
     """A read-only open of a database that does not exist."""
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the corpus; for writing, create it and apply pending migrations first."""
+def connect(path: Path, read_only: bool = False,
+            wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the corpus; for writing, create it and apply pending migrations first.
+
+    While another process holds the file, retry for `wait` seconds (default
+    $NEWSCORPUS_LOCK_WAIT or 300), then raise WarehouseBusyError.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseMissingError(
             f"no database at {path}; run `newscorpus run` first, or pass --db PATH")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise WarehouseBusyError(
-                f"the database {path} is in use by another process "
-                f"({_holder(str(error))}); wait for it to finish and retry") from None
-        raise
+    deadline = time.monotonic() + (lock_wait() if wait is None else wait)
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"the database {path} is in use by another process "
+                    f"({_holder(str(error))}); wait for it to finish and retry") from None
+            time.sleep(0.5)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         migrate(con)

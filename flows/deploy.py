@@ -1,0 +1,83 @@
+"""Putting the flows on a Prefect server (`newscorpus deploy`) or serving them in one process
+(`newscorpus serve`), both from the deployments declared in prefect.yaml.
+
+`deploy` shells out to the `prefect` CLI (never through a shell: arguments are a list), which
+is what an operator would type; it is idempotent: the pool is overwritten, the concurrency
+limits created or updated, the deployments upserted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sites import available_sites
+
+PROJECT = Path(__file__).resolve().parents[1]
+PREFECT_YAML = PROJECT / "prefect.yaml"
+POOL = "newscorpus"
+WAREHOUSE_LIMIT = "newscorpus-warehouse"
+CRAWLS_PER_SITE = 2
+
+
+class DeployError(RuntimeError):
+    """A Prefect command failed; the message carries its output."""
+
+
+def concurrency_limits() -> dict[str, int]:
+    """The global concurrency limits the flows take: one load at a time, few crawls a site."""
+    return {WAREHOUSE_LIMIT: 1, **{f"newscorpus-crawl-{site}": CRAWLS_PER_SITE
+                                   for site in available_sites()}}
+
+
+def _prefect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSCORPUS_HOME": os.environ.get("NEWSCORPUS_HOME", str(PROJECT))}
+    result = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT, env=env,
+                            capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise DeployError(f"`prefect {' '.join(args)}` failed: " + " / ".join(output[-3:]))
+    return result
+
+
+def deploy() -> list[str]:
+    """Create the work pool and concurrency limits, and deploy everything in prefect.yaml."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise DeployError("PREFECT_API_URL is not set: start a server "
+                          "(`prefect server start --host 127.0.0.1`) and export "
+                          "PREFECT_API_URL=http://127.0.0.1:4200/api first")
+    _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
+    for name, limit in concurrency_limits().items():
+        exists = _prefect("gcl", "inspect", name, check=False).returncode == 0
+        _prefect("gcl", "update" if exists else "create", name, "--limit", str(limit))
+    _prefect("--no-prompt", "deploy", "--all")
+    return [d["name"] for d in _declared()]
+
+
+def _declared() -> list[dict[str, Any]]:
+    return yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))["deployments"]
+
+
+def serve() -> None:
+    """Serve every deployment of prefect.yaml, with its schedules, from this process."""
+    from prefect import serve as prefect_serve
+    from prefect.schedules import Cron
+
+    deployments = []
+    for spec in _declared():
+        path, name = spec["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        limit = spec.get("concurrency_limit")
+        deployments.append(flow.to_deployment(
+            name=spec["name"], description=spec.get("description"),
+            parameters=spec.get("parameters") or {},
+            schedules=[Cron(s["cron"], timezone=s.get("timezone"))
+                       for s in spec.get("schedules") or []] or None,
+            concurrency_limit=limit["limit"] if isinstance(limit, dict) else limit))
+    prefect_serve(*deployments)

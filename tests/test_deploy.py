@@ -1,0 +1,172 @@
+"""Deployments on a real Prefect server with a real worker: deploy, trigger, watch, stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import free_port
+from test_cli import NEWSCORPUS
+
+from warehouse.db import connect
+
+PROJECT = Path(__file__).resolve().parents[1]
+PREFECT = [sys.executable, "-m", "prefect"]
+DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
+               "backfill/backfill", "reprocess/reprocess"}
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    """Stop a process group we started, by PID: SIGTERM twice (a worker needs two), then KILL."""
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, demo: Any) -> Iterator[dict[str, Any]]:
+    """A real `prefect server start` on 127.0.0.1, with a temporary PREFECT_HOME."""
+    root = tmp_path_factory.mktemp("deploy")
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(root / "prefect"), "PREFECT_API_URL": api,
+           "NEWSCORPUS_HOME": str(PROJECT), "NEWSCORPUS_DB": str(root / "corpus.duckdb"),
+           "NEWSCORPUS_DATA_DIR": str(root / "data"), "NEWSCORPUS_DEMO_PORT": str(free_port()),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "COLUMNS": "250"}
+    process = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                                str(port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.5)
+        yield {"api": api, "env": env, "db": root / "corpus.duckdb", "base_url": demo.base_url}
+    finally:
+        _stop(process)
+
+
+def run(server: dict[str, Any], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), env=server["env"], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def trigger(server: dict[str, Any], deployment: str, **params: str) -> str:
+    """Start a run of a deployment with parameters; returns the flow run id."""
+    args = [arg for key, value in params.items() for arg in ("--param", f"{key}={value}")]
+    result = run(server, *PREFECT, "deployment", "run", deployment, *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
+    assert match, result.stdout
+    return match.group(1)
+
+
+def wait_for(server: dict[str, Any], ids: list[str], timeout: float) -> list[dict[str, Any]]:
+    """The flow runs `ids`, once all are in a final state (or the time is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = httpx.post(f"{server['api']}/flow_runs/filter", json={
+            "flow_runs": {"id": {"any_": ids}}}, timeout=10).json()
+        final = [r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED",
+                                                         "CANCELLED")]
+        if len(final) == len(ids) or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+def test_deploy_is_idempotent_and_lists_four_deployments(server):
+    for _ in range(2):
+        result = run(server, NEWSCORPUS, "deploy")
+        assert result.returncode == 0, result.stderr[-2000:]
+    listed = run(server, *PREFECT, "deployment", "ls")
+    for name in DEPLOYMENTS:
+        assert name.split("/")[1] in listed.stdout
+    hourly = run(server, *PREFECT, "deployment", "inspect", "news_pipeline/hourly-incremental")
+    assert "0 * * * *" in hourly.stdout and "Europe/Kyiv" in hourly.stdout
+    limits = run(server, *PREFECT, "gcl", "ls")
+    assert "newscorpus-warehouse" in limits.stdout
+
+
+def test_backfill_deployment_runs_on_a_worker(server):
+    flow_run = trigger(server, "backfill/backfill", since="2025-01-21", until="2025-01-22",
+                       base_url=server["base_url"])
+    worker = run(server, *PREFECT, "worker", "start", "--pool", "newscorpus", "--run-once",
+                 timeout=300)
+    assert worker.returncode == 0, worker.stdout[-3000:]
+    runs = wait_for(server, [flow_run], 60)
+    assert [r["state_type"] for r in runs] == ["COMPLETED"]
+    con = connect(server["db"], read_only=True)
+    try:
+        chunks = con.execute("SELECT run_id, flow_run_id FROM crawl_runs WHERE mode = 'backfill' "
+                             "ORDER BY run_id").fetchall()
+        in_window = con.execute("SELECT count(*) FROM articles WHERE published_at "
+                                "AT TIME ZONE 'Europe/Kyiv' BETWEEN '2025-01-21' "
+                                "AND '2025-01-23'").fetchone()[0]
+    finally:
+        con.close()
+    assert [c[0] for c in chunks] == ["backfill-demo-20250121-20250121",
+                                      "backfill-demo-20250122-20250122"]
+    assert {c[1] for c in chunks} == {runs[0]["id"]}
+    assert in_window > 0
+
+
+def test_two_runs_at_once_end_cleanly_without_duplicates(server):
+    ids = [trigger(server, "news_pipeline/hourly-incremental", base_url=server["base_url"])
+           for _ in range(2)]
+    worker = subprocess.Popen([*PREFECT, "worker", "start", "--pool", "newscorpus"],
+                              env=server["env"], cwd=PROJECT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        runs = wait_for(server, ids, 300)
+    finally:
+        _stop(worker)
+    assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "COMPLETED"]
+    con = connect(server["db"], read_only=True)
+    try:
+        total, distinct = con.execute("SELECT count(*), count(DISTINCT article_id) "
+                                      "FROM articles").fetchone()
+        incremental = con.execute("SELECT count(*) FROM crawl_runs WHERE mode = 'incremental' "
+                                  "AND status = 'completed'").fetchone()[0]
+    finally:
+        con.close()
+    assert total == distinct and total > 0
+    assert incremental == 2
+
+
+def test_serve_serves_the_same_deployments(tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "COLUMNS": "250"}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen([NEWSCORPUS, "serve"], env=env, cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not any("reprocess/reprocess" in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            lines.append(process.stdout.readline())
+    finally:
+        _stop(process)
+    served = "".join(lines)
+    assert "being served" in served
+    for name in DEPLOYMENTS:
+        assert name in served
