@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from demosite.corpus import STATES, DemoArticle, DemoSite
 from demosite.seed import KYIV
-from demosite.vocabulary import tag_slug
+from demosite.vocabulary import SOURCES, tag_slug
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -227,7 +227,10 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[
             "published_at": a.published.astimezone(KYIV).isoformat(),
             "modified_at": rev.modified.astimezone(KYIV).isoformat(),
             "lang": a.lang,
+            "section": a.section,
             "tags": [tag_slug(t) for t in a.tags],
+            "sources": sorted({s for s in SOURCES
+                               if any(s in text for _, text in rev.blocks)}),
             "labels": list(a.labels_at(site.as_of)),
             "jsonld": a.jsonld,
             "revisions": len([r for r in a.revisions if r.modified <= site.as_of]),

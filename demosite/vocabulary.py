@@ -30,12 +30,13 @@ _VERBS = ("warns of", "welcomes", "rejects", "announces", "discusses", "reports"
           "calls for", "prepares", "confirms", "denies", "plans", "criticizes")
 _OBJECTS = ("new sanctions against Moscow", "air defense deliveries", "a ceasefire proposal",
             "drone attacks on energy facilities", "security guarantees for Ukraine",
-            "a new aid package", "talks on peacekeepers", "strikes on Russian refineries",
+            "a new aid package", "a ceasefire monitoring mission", "strikes on Russian refineries",
             "grain exports via the Black Sea", "mobilization changes", "F-16 operations",
             "reconstruction funding", "pressure on the front line")
 _PLACES = ("Kharkiv", "Odesa", "Kyiv", "Zaporizhzhia", "Sumy", "Dnipro", "Brussels",
            "Washington", "Warsaw", "Pokrovsk", "Kherson", "Lviv")
-_SOURCES = ("Reuters", "Bloomberg", "Associated Press", "The Guardian", "Politico",
+SOURCES = (  # outlets the generated articles cite
+    "Reuters", "Bloomberg", "Associated Press", "The Guardian", "Politico",
             "The Kyiv Independent", "Ukrainska Pravda", "Financial Times")
 _SOURCE_FORMS = ("according to {s}", "{s} reported", "{s} writes", "as {s} reported")
 _SENTENCES = (
@@ -82,7 +83,7 @@ def title(rng: random.Random, lang: str = "en") -> str:
         return rng.choice(_UK_TITLES).format(place=rng.choice(_PLACES))
     text = _fill(rng, "{actor} {verb} {obj}")
     if rng.random() < 0.3:
-        text += f" — {rng.choice(_SOURCES)}"
+        text += f" — {rng.choice(SOURCES)}"
     return text
 
 
@@ -97,7 +98,7 @@ def _paragraph(rng: random.Random, lang: str) -> str:
         return " ".join(rng.choice(_UK_SENTENCES) for _ in range(rng.randint(2, 4)))
     sentences = [_fill(rng, rng.choice(_SENTENCES)) for _ in range(rng.randint(2, 5))]
     if rng.random() < 0.25:
-        form = rng.choice(_SOURCE_FORMS).format(s=rng.choice(_SOURCES))
+        form = rng.choice(_SOURCE_FORMS).format(s=rng.choice(SOURCES))
         sentences.insert(0, f"{form[0].upper()}{form[1:]}, the talks will resume soon.")
     return " ".join(sentences)
 

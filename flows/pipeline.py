@@ -8,8 +8,10 @@ leaves a WARC archive and manifest. Everything after it reads only the archive, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,12 +30,12 @@ from demosite.corpus import build_site
 from expectations.validate import Validation, validate
 from extract.article import extract_article
 from extract.clean import CleanBatch, clean
-from flows import quality, settings, state
+from flows import progress, quality, settings, state
 from flows.archive_index import fetch_table
 from flows.summary import markdown_summary
 from reports import data_docs
 from sites import SiteProfile, load_profile
-from spiders.archive import read_payloads
+from spiders.archive import MANIFEST_NAME, read_payloads
 from warehouse.db import WarehouseBusyError
 from warehouse.load import Batch, RunInfo, load_run, record_failed_run
 
@@ -76,15 +78,54 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
                "--max-pages", str(max_pages), "--plan", str(plan_path)]
     logger.info("Crawling %s (%s), mode %s; log in %s", profile.name, profile.base_url,
                 plan["mode"], log_path)
-    with concurrency(f"newscorpus-crawl-{profile.name}", occupy=1, timeout_seconds=3600), \
+    with global_limit(f"newscorpus-crawl-{profile.name}"), \
             open(log_path, "w", encoding="utf-8") as log:
-        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
+        crawler = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _follow(crawler, run_dir / MANIFEST_NAME, f"Crawling {profile.name}")
+    if crawler.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
-        raise CrawlError(f"the crawl exited with code {result.returncode}; last lines of "
+        raise CrawlError(f"the crawl exited with code {crawler.returncode}; last lines of "
                          f"{log_path}:\n" + "\n".join(tail))
     done.touch()
     return run_dir
+
+
+@contextmanager
+def global_limit(name: str) -> Iterator[None]:
+    """Hold one slot of a Prefect global concurrency limit, when running against a server.
+
+    `newscorpus deploy` creates the limits on the server. A local run (Prefect's temporary
+    server, no PREFECT_API_URL) has none; there DuckDB's lock and lock wait serialize writers.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    with concurrency(name, occupy=1, timeout_seconds=3600):
+        yield
+
+
+def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str) -> None:
+    """Wait for the crawl, showing articles fetched of those discovered (when enabled)."""
+    with progress.bar(description) as update:
+        discovered = answered = 0
+        offset = 0
+        while crawler.poll() is None or offset < (manifest.stat().st_size
+                                                   if manifest.exists() else 0):
+            if manifest.exists():
+                with open(manifest, encoding="utf-8") as events:
+                    events.seek(offset)
+                    for line in events:
+                        if not line.endswith("\n"):
+                            break  # a line still being written: read it next time
+                        offset += len(line.encode("utf-8"))
+                        discovered += '"event": "discovered"' in line
+                        answered += '"kind": "article"' in line and '"event": "discovered"' \
+                            not in line
+                update(answered, discovered or None)
+            if crawler.poll() is None:
+                time.sleep(0.3)
+            elif not manifest.exists():
+                break
 
 
 def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None:
@@ -103,11 +144,13 @@ def extract(fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
     """Extract every archived article page that answered 200, reading each WARC file once."""
     todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
     records = []
-    for warc_file, group in todo.groupby("warc_file", sort=False):
-        by_offset = dict(zip(group["warc_offset"].astype(int), group["final_url"], strict=True))
-        records += [extract_article(body, by_offset[offset], profile, content_type)
-                    for offset, content_type, body in read_payloads(Path(warc_file),
-                                                                    set(by_offset))]
+    with progress.bar("Extracting", len(todo)) as update:
+        for warc_file, group in todo.groupby("warc_file", sort=False):
+            by_offset = dict(zip(group["warc_offset"].astype(int), group["final_url"],
+                                 strict=True))
+            for offset, content_type, body in read_payloads(Path(warc_file), set(by_offset)):
+                records.append(extract_article(body, by_offset[offset], profile, content_type))
+                update(len(records), None)
     get_run_logger().info("Extracted %d articles", len(records))
     return records
 
@@ -178,7 +221,8 @@ def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
     Loads queue on the global concurrency limit `newscorpus-warehouse` (one at a time), where
     `newscorpus deploy` created it; without a server, DuckDB's own lock makes them wait.
     """
-    with concurrency("newscorpus-warehouse", occupy=1, timeout_seconds=3600):
+    with global_limit("newscorpus-warehouse"), \
+            progress.bar(f"Loading {len(batch.articles)} articles"):
         return load_run(db, run, batch, datetime.now(UTC))
 
 

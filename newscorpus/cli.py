@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -59,6 +60,7 @@ def run(
     from sites import load_profile
 
     load_profile(site, base_url)  # fail fast, before Prefect starts, on an unknown site
+    _progress_on(as_json)
     summary = _run_flow("news_pipeline", site=site, base_url=base_url,
                         db=str(db) if db else None, mode="full" if full else "incremental",
                         max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
@@ -87,6 +89,7 @@ def backfill(
     if chunk not in ("day", "week"):
         raise UsageError(f"--chunk must be day or week, not {chunk!r}")
     load_profile(site, base_url)
+    _progress_on(as_json)
     summary = _run_flow("backfill", since=first, until=last, site=site, base_url=base_url,
                         db=str(db) if db else None, chunk=chunk, concurrency=concurrency,
                         force=force, data_dir=str(data_dir) if data_dir else None)
@@ -137,6 +140,12 @@ def _run_flow(name: str, **params: Any) -> dict[str, Any]:
     return flows[name](**params)
 
 
+def _progress_on(as_json: bool) -> None:
+    """Progress bars for a person at a terminal; never in JSON output or under a worker."""
+    if sys.stderr.isatty() and not as_json:
+        os.environ.setdefault("NEWSCORPUS_PROGRESS", "1")
+
+
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, default=str))
@@ -185,9 +194,10 @@ def sql(
     import duckdb
 
     from flows.settings import db_path
-    from warehouse.db import connect
+    from warehouse.db import connect, load_fts
 
     con = connect(db_path(db), read_only=True, wait=wait)
+    load_fts(con)  # so that queries can use fts_main_articles.match_bm25
     try:
         cursor = con.execute(query)
     except duckdb.Error as error:
@@ -298,6 +308,70 @@ def quarantine_release(
     summary = _run_flow("reprocess", site=site, base_url=base_url, urls=held,
                         db=str(db) if db else None)
     _print_summary(summary, as_json)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find in titles, leads and bodies.")],
+    since: Annotated[str | None, typer.Option(
+        help="Only articles published from this day.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many results.")] = 10,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Full-text search (BM25) over the corpus, best first, with snippets."""
+    from reports.search import search as run_search
+
+    first = _parse_day(since, "--since") if since else None
+    hits = run_search(_db(db), query, first, limit)
+    if as_json:
+        print(json.dumps(hits, default=str, ensure_ascii=False))
+        return
+    if not hits:
+        out.print(f"No article matches {query!r}.")
+    for rank, hit in enumerate(hits, start=1):
+        out.print(f"[bold]{rank}. {escape(hit['title'] or '')}[/bold]  "
+                  f"[dim]{hit['published_at']:%Y-%m-%d %H:%M} UTC  score {hit['score']:.2f}[/dim]")
+        out.print(f"   {escape(hit['url'])}")
+        out.print(f"   …{escape(hit['snippet'])}…", highlight=False)
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or jsonl.")] = "parquet",
+    since: Annotated[str | None, typer.Option(help="Articles published from this day.")] = None,
+    until: Annotated[str | None, typer.Option(help="Articles published to this day.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export the articles; Parquet is partitioned by publication date (hive style)."""
+    from reports.export import FORMATS
+    from reports.export import export as run_export
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    first = _parse_day(since, "--since") if since else None
+    last = _parse_day(until, "--until") if until else None
+    written, rows = run_export(_db(db), out_dir, fmt, first, last)
+    out.print(f"Exported {rows} articles to {written}")
+
+
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file.")] = Path(
+        "data/report.html"),
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML report with charts (no CDN, no script)."""
+    from reports.report import build
+
+    print(build(_db(db), out_file))
+
+
+def _db(db: Path | None) -> Path:
+    from flows.settings import db_path
+
+    return db_path(db)
 
 
 @app.command()

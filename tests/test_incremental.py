@@ -127,6 +127,18 @@ def test_replaced_texts_are_in_article_versions(travel):
         assert current[2].startswith(versions[0][1])
 
 
+def test_article_edits_view(travel):
+    updated = {a["url"]: a for a in travel["truth"]["articles"]
+               if a["change"] == "updated" and a["expected"] == "loaded"}
+    edits = {url: (versions, delay) for url, versions, delay in rows(
+        travel["db"], "SELECT url, versions, time_to_first_update FROM article_edits")}
+    for url, article in updated.items():
+        published = datetime.fromisoformat(article["published_at"])
+        modified = datetime.fromisoformat(article["modified_at"])
+        assert edits[url] == (2, modified - published)
+    assert all(v == (1, None) for url, v in edits.items() if url not in updated)
+
+
 def test_unchanged_articles_only_move_last_seen(travel):
     second = travel["second"]["run_id"]
     moved = rows(travel["db"], "SELECT count(*) FROM articles WHERE last_run_id = ? "
@@ -260,3 +272,4 @@ def test_no_change_run_costs_the_same_on_small_and_large_sites(prefect_backend, 
     assert costs[1000] == costs[10000]
     assert "article" not in costs[1000] and costs[1000]["listing"] <= 2
     assert math.isclose(sum(costs[1000].values()), sum(costs[10000].values()))
+

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+VIEWS = Path(__file__).with_name("views")
 # How long pipeline steps wait for another process to release the file. Interactive commands
 # pass wait=0 and say at once that the database is busy.
 DEFAULT_LOCK_WAIT = 300.0
@@ -58,9 +59,24 @@ def connect(path: Path, read_only: bool = False,
                     f"({_holder(str(error))}); wait for it to finish and retry") from None
             time.sleep(0.5)
     con.execute("SET TimeZone = 'UTC'")
+    # Never fetch extensions from the network; fts comes from its wheel (load_fts).
+    con.execute("SET autoinstall_known_extensions = false")
     if not read_only:
         migrate(con)
+        for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always the current ones
+            con.execute(view.read_text(encoding="utf-8"))
     return con
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the full-text search extension from its wheel (no network), or the installed one."""
+    try:
+        import duckdb_extension_fts
+    except ImportError:
+        con.execute("LOAD fts")
+        return
+    wheel = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    con.execute(f"LOAD '{wheel / 'fts.duckdb_extension'}'")
 
 
 def _holder(message: str) -> str:

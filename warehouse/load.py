@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse import queries
-from warehouse.db import connect
+from warehouse.db import connect, load_fts
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
@@ -96,9 +96,17 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if summary["new"] or summary["updated"]:
+            refresh_search_index(con)
         return summary
     finally:
         con.close()
+
+
+def refresh_search_index(con: Any) -> None:
+    """Rebuild the BM25 index over title, subtitle and body after the corpus changed."""
+    load_fts(con)
+    queries.run(con, "create_search_index")
 
 
 def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str,

@@ -1,0 +1,106 @@
+"""`newscorpus report`: one self-contained HTML page of charts about the corpus.
+
+Charts are drawn with matplotlib as SVG and written inline: the page has no script and no
+link to load, so it opens offline and prints well.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+import matplotlib.pyplot as plt
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from warehouse import queries
+from warehouse.db import connect
+
+_ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                   autoescape=select_autoescape(["html"]))
+TOP_TAGS = 10
+TREND_TAGS = 5
+
+
+def _svg(figure: Any) -> Markup:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return Markup(svg[svg.index("<svg"):])  # drop the XML prolog and DOCTYPE
+
+
+def _figure(title: str) -> tuple[Any, Any]:
+    figure, axes = plt.subplots(figsize=(9, 3.2))
+    axes.set_title(title, loc="left")
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure, axes
+
+
+def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
+    out: dict[str, Markup] = {}
+    figure, axes = _figure("Articles per day (Kyiv time)")
+    per_day = frames["per_day"]
+    axes.bar(pd.to_datetime(per_day["day"]), per_day["articles"], color="#3a6ea5")
+    figure.autofmt_xdate()
+    out["per_day"] = _svg(figure)
+
+    figure, axes = _figure(f"Top {TOP_TAGS} tags")
+    top = frames["top_tags"].iloc[::-1]
+    axes.barh(top["tag"], top["articles"], color="#5b8f5b")
+    out["top_tags"] = _svg(figure)
+
+    figure, axes = _figure(f"Weekly articles of the top {TREND_TAGS} tags")
+    trend = frames["tag_trend"].pivot_table(index="week", columns="tag", values="articles",
+                                            fill_value=0)
+    for tag in trend.columns:
+        axes.plot(pd.to_datetime(trend.index), trend[tag], marker="o", label=tag)
+    axes.legend(frameon=False, fontsize=8, ncol=TREND_TAGS)
+    figure.autofmt_xdate()
+    out["tag_trend"] = _svg(figure)
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    for axes, frame, column, title in ((left, frames["labels"], "label", "Labels"),
+                                       (right, frames["languages"], "lang", "Languages")):
+        axes.bar(frame[column].astype(str), frame["articles"], color="#a5673a")
+        axes.set_title(title, loc="left")
+        axes.spines[["top", "right"]].set_visible(False)
+    out["labels_languages"] = _svg(figure)
+
+    figure, axes = _figure("Quarantine rate per run")
+    rates = frames["quarantine_rate"]
+    axes.bar(range(len(rates)), rates["quarantine_rate"] * 100, color="#a53a3a")
+    axes.set_ylabel("% of discovered")
+    axes.set_xticks(range(len(rates)), [r[:15] for r in rates["run_id"]], rotation=45,
+                    ha="right", fontsize=7)
+    out["quarantine_rate"] = _svg(figure)
+    return out
+
+
+def build(db: Path, out: Path) -> Path:
+    """Write the report to `out` (an .html file); returns its path."""
+    con = connect(db, read_only=True)
+    try:
+        frames = {
+            "per_day": queries.run(con, "report_per_day").df(),
+            "top_tags": queries.run(con, "report_top_tags", limit=TOP_TAGS).df(),
+            "tag_trend": queries.run(con, "report_tag_trend", limit=TREND_TAGS).df(),
+            "labels": queries.run(con, "report_labels").df(),
+            "languages": queries.run(con, "report_languages").df(),
+            "quarantine_rate": queries.run(con, "report_quarantine_rate").df(),
+        }
+        totals = queries.run(con, "report_totals").df().iloc[0].to_dict()
+    finally:
+        con.close()
+    html = _ENV.get_template("report.html").render(
+        charts=charts(frames), totals=totals, db=str(db),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
