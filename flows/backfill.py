@@ -24,16 +24,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import settings, state
 from flows.archive_index import fetch_table
-from flows.pipeline import (
-    crawl,
-    demo_site,
-    flow_run_id,
-    new_run_id,
-    process_archive,
-    publish,
-    record_failure,
-    require_discovery_pages,
-)
+from flows.crawling import crawl, require_discovery_pages
+from flows.pipeline import demo_site
+from flows.process import process_archive
+from flows.runs import flow_run_id, new_run_id, publish, record_failure
 from sites import SiteProfile, load_profile
 from spiders.archive import read_manifest
 from warehouse.load import OUTCOMES, RunInfo

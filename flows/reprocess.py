@@ -15,7 +15,8 @@ from prefect import flow
 
 from flows import settings, state
 from flows.archive_index import FETCH_COLUMNS
-from flows.pipeline import flow_run_id, new_run_id, process_archive, publish, record_failure
+from flows.process import process_archive
+from flows.runs import flow_run_id, new_run_id, publish, record_failure
 from sites import load_profile
 from warehouse.load import RunInfo
 

@@ -414,7 +414,7 @@ def _print_query(name: str, db: Path | None, as_json: bool, columns: list[str],
 @app.command("demo-site")
 def demo_site(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8765,
-    articles: Annotated[int, typer.Option(min=50, help="Articles in all.")] = 300,
+    articles: Annotated[int, typer.Option(min=50, max=200_000, help="Articles in all.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 7,
     as_of: Annotated[str | None, typer.Option(
         help="Serve the site as it stood at this ISO time, e.g. 2025-02-09T12:00+02:00 "
@@ -422,6 +422,9 @@ def demo_site(
     drift: Annotated[str | None, typer.Option(
         help="Change every article page's layout: `date` (date elements renamed, no "
              "structured dates) or `body` (text block renamed).")] = None,
+    prerender: Annotated[bool, typer.Option(
+        help="Render every article page before serving (for benchmarks).")] = False,
+    quiet: Annotated[bool, typer.Option(help="Do not log each request.")] = False,
 ) -> None:
     """Serve the built-in demo site (a mirror of the espreso layout) until Ctrl-C."""
     from demosite.corpus import DRIFTS, build_site
@@ -432,7 +435,7 @@ def demo_site(
     site = build_site(articles, seed).drifted(drift)
     if as_of:
         site = site.at(_parse_moment(as_of, "--as-of"))
-    serve_forever(site, port)
+    serve_forever(site, port, verbose=not quiet, prerender=prerender)
 
 
 def _parse_moment(text: str, option: str) -> Any:

@@ -141,3 +141,17 @@ def test_every_fetch_points_into_the_archive(two_runs, query):
     payloads = list(read_payloads(archive_dir / rows[0][1], set(offsets)))
     assert len(payloads) == len(rows)
     assert all(body.lstrip().startswith(b"<!DOCTYPE html>") for _, _, body in payloads)
+
+
+def test_a_retried_run_reuses_its_finished_crawl(prefect_backend, tmp_path):
+    from flows.crawling import CRAWL_DONE, crawl
+    from sites import load_profile
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / CRAWL_DONE).touch()
+    (run_dir / "manifest.jsonl").write_text("")
+    # The site is unreachable: a second crawl would fail; the finished one is reused.
+    profile = load_profile("demo", "http://127.0.0.1:9")
+    assert crawl(profile, run_dir, "r1", {"mode": "full"}) == run_dir
+    assert not (run_dir / "crawl.log").exists()

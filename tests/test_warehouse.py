@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,23 +134,30 @@ def test_a_load_that_does_not_add_up_leaves_nothing(tmp_path):
         con.close()
 
 
+@contextmanager
+def lock_held(db: Path, seconds: float) -> Iterator[None]:
+    """Another process opens `db` for writing and keeps it for `seconds` (or until killed)."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+        f"time.sleep({seconds}); c.close()"), str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_busy_database_is_one_clear_error(tmp_path):
     db = tmp_path / "c.duckdb"
     connect(db).close()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-        "time.sleep(60)"), str(db)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with lock_held(db, 60):
         with pytest.raises(WarehouseBusyError, match=r"in use by another process \(PID \d+\)"):
             connect(db, wait=0)
         started = time.monotonic()
         with pytest.raises(WarehouseBusyError):
             connect(db, read_only=True, wait=1.5)
         assert time.monotonic() - started >= 1.5
-    finally:
-        holder.kill()
-        holder.wait()
     time.sleep(0.1)
     connect(db).close()
 
@@ -156,3 +165,13 @@ def test_busy_database_is_one_clear_error(tmp_path):
 def test_read_only_open_of_a_missing_database(tmp_path):
     with pytest.raises(WarehouseMissingError, match="newscorpus run"):
         connect(tmp_path / "absent.duckdb", read_only=True)
+
+
+def test_a_load_waits_for_another_writer(tmp_path):
+    db = tmp_path / "c.duckdb"
+    connect(db).close()
+    with lock_held(db, 2):
+        started = time.monotonic()
+        summary = load_run(db, run_info("r1"), make_batch([0, 1]), T0)
+        assert time.monotonic() - started >= 1.0  # it waited for the lock, then loaded
+        assert summary["new"] == 2

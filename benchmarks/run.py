@@ -1,0 +1,238 @@
+"""Benchmark newscorpus on a demo site, against baselines measured in the same run.
+
+    python benchmarks/run.py --articles 10000 [--json benchmarks/results-10000.json]
+
+It serves a pre-rendered demo site from its own process, then measures, on the same pages:
+- bare fetch: a Scrapy spider that only downloads (the fetch limit);
+- fetch + archive: newscorpus's spider writing WARC;
+- extract, clean, validate, load, each alone;
+- trafilatura's `extract` on the same archived pages (the library one would reach for);
+- the whole `news_pipeline` flow (Prefect's start-up excluded), and a no-change incremental
+  run after it; the file sizes; and the analytics query "daily counts by tag over a month".
+CPU seconds and peak RSS are per process (children through wait4). Prints a table; writes JSON.
+This is not a test: it asserts nothing, it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+                   "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+                   "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+    os.environ.setdefault(key, value)
+
+DAILY_TAG_COUNTS = """
+SELECT CAST(a.published_at AT TIME ZONE 'Europe/Kyiv' AS DATE) AS day, t.tag, count(*) AS n
+FROM article_tags t JOIN articles a USING (article_id)
+WHERE a.published_at > (SELECT max(published_at) FROM articles) - INTERVAL 30 DAY
+GROUP BY ALL ORDER BY day, n DESC"""
+
+
+def child(command: list[str], **kwargs: Any) -> dict[str, float]:
+    """Run a process to its end; its wall time, CPU seconds and peak RSS (MiB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               **kwargs)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
+    return {"seconds": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mib": usage.ru_maxrss / 1024}
+
+
+class InProcess:
+    """Wall time and CPU seconds of a block; the process's peak RSS after it."""
+
+    def __enter__(self) -> InProcess:
+        self.started, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.figures = {"seconds": time.perf_counter() - self.started,
+                        "cpu": time.process_time() - self.cpu0,
+                        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def serve_demo(articles: int) -> tuple[subprocess.Popen[str], str]:
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "newscorpus", "demo-site", "--port",
+                               str(port), "--articles", str(articles), "--prerender", "--quiet"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert server.stdout is not None
+    server.stdout.readline()  # printed once every page is rendered
+    return server, f"http://127.0.0.1:{port}"
+
+
+def measure(articles: int, sample: int) -> dict[str, Any]:
+    from expectations.validate import validate
+    from extract.article import extract_article
+    from extract.clean import clean
+    from flows import quality
+    from flows.archive_index import fetch_table
+    from flows.pipeline import news_pipeline
+    from flows.process import assemble
+    from sites import load_profile
+    from spiders.archive import WARC_NAME, read_payloads
+    from warehouse.db import connect
+    from warehouse.load import RunInfo, load_run
+
+    work = Path(tempfile.mkdtemp(prefix="newscorpus-bench-"))
+    os.environ["PREFECT_HOME"] = str(work / "prefect")
+    server, base = serve_demo(articles)
+    out: dict[str, Any] = {"articles": articles, "machine": os.uname().machine,
+                           "cpus": os.cpu_count()}
+    try:
+        with urllib.request.urlopen(f"{base}/__truth__", timeout=60) as response:
+            truth = json.load(response)
+        urls = [a["url"] for a in truth["articles"]]
+        (work / "urls.txt").write_text("\n".join(urls))
+        pages = len(urls)
+
+        bare = child([sys.executable, "-m", "scrapy", "runspider",
+                      str(ROOT / "benchmarks" / "bare_spider.py"), "-a",
+                      f"urls={work / 'urls.txt'}"], cwd=work)
+        out["bare_fetch"] = {**bare, "pages_per_s": pages / bare["seconds"]}
+
+        crawl_dir = work / "crawl"
+        crawl_dir.mkdir()
+        (crawl_dir / "plan.json").write_text(json.dumps({"mode": "urls", "urls": urls}))
+        fetch = child([sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
+                       base, "--out", str(crawl_dir), "--run-id", "bench", "--plan",
+                       str(crawl_dir / "plan.json"), "--log-level", "WARNING"], cwd=ROOT)
+        out["fetch_archive"] = {**fetch, "pages_per_s": pages / fetch["seconds"]}
+
+        profile = load_profile("demo", base)
+        fetches = fetch_table(crawl_dir)
+        todo = fetches[(fetches["kind"] == "article") & (fetches["status"] == 200)]
+        by_offset = dict(zip(todo["warc_offset"].astype(int), todo["final_url"], strict=True))
+        payloads = list(read_payloads(crawl_dir / WARC_NAME, set(by_offset)))
+        with InProcess() as timer:
+            records = [extract_article(body, by_offset[o], profile, ct)
+                       for o, ct, body in payloads]
+        out["extract"] = {**timer.figures, "pages_per_s": len(records) / timer.figures["seconds"]}
+
+        try:
+            import trafilatura
+        except ImportError:
+            out["trafilatura"] = None
+        else:
+            chosen = payloads[:sample]
+            with InProcess() as timer:
+                for _, _, body in chosen:
+                    trafilatura.extract(body.decode("utf-8"), with_metadata=True)
+            out["trafilatura"] = {**timer.figures,
+                                  "pages_per_s": len(chosen) / timer.figures["seconds"]}
+
+        with InProcess() as timer:
+            batch = clean(records)
+        out["clean"] = {**timer.figures, "pages_per_s": len(records) / timer.figures["seconds"]}
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        with InProcess() as timer:
+            validation = validate(quality.validation_frame(batch.articles, profile),
+                                  quality.validation_params(profile, now))
+        out["validate"] = {**timer.figures,
+                           "pages_per_s": len(records) / timer.figures["seconds"]}
+        fetches.loc[fetches["kind"] == "article", "outcome"] = fetches["outcome"]
+        run = RunInfo(run_id="bench", site="demo", base_url=base, mode="full", started_at=now,
+                      archive_dir=str(crawl_dir))
+        with InProcess() as timer:
+            load_run(work / "stages.duckdb", run, assemble(fetches, batch, validation), now)
+        out["load"] = {**timer.figures, "pages_per_s": len(records) / timer.figures["seconds"]}
+
+        db, data = work / "corpus.duckdb", work / "data"
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with InProcess() as timer:
+            summary = news_pipeline(base_url=base, db=str(db), data_dir=str(data), mode="full")
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["end_to_end"] = {
+            **timer.figures, "flow_seconds": summary["seconds"],
+            "pages_per_s": summary["discovered"] / summary["seconds"],
+            "crawl_cpu": (children.ru_utime + children.ru_stime)
+            - (children0.ru_utime + children0.ru_stime),
+            "crawl_rss_mib": children.ru_maxrss / 1024}
+        nothing = news_pipeline(base_url=base, db=str(db), data_dir=str(data))
+        out["no_change"] = {"flow_seconds": nothing["seconds"],
+                            "discovered": nothing["discovered"]}
+        warc = max(data.glob("archive/demo/*/crawl.warc.gz"), key=lambda p: p.stat().st_size)
+        out["sizes_mib"] = {"duckdb": db.stat().st_size / 2**20,
+                            "warc": warc.stat().st_size / 2**20}
+        con = connect(db, read_only=True)
+        try:
+            timings = []
+            for _ in range(7):
+                started = time.perf_counter()
+                con.execute(DAILY_TAG_COUNTS).fetchall()
+                timings.append(time.perf_counter() - started)
+        finally:
+            con.close()
+        out["query_daily_tag_counts_ms"] = statistics.median(timings) * 1000
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    bare = results["bare_fetch"]["pages_per_s"]
+    traf = (results.get("trafilatura") or {}).get("pages_per_s")
+    lines = [f"newscorpus benchmark: {results['articles']} articles, {results['cpus']} CPUs",
+             f"{'stage':<16}{'pages/s':>10}  {'ratio':<20}{'seconds':>9}{'CPU s':>8}"
+             f"{'peak RSS MiB':>14}"]
+    for stage in ("bare_fetch", "fetch_archive", "extract", "trafilatura", "clean", "validate",
+                  "load", "end_to_end"):
+        row = results.get(stage)
+        if not row:
+            continue
+        if stage == "extract" and traf:
+            ratio = f"{row['pages_per_s'] / traf:.1f}x trafilatura"
+        elif stage in ("fetch_archive", "end_to_end"):
+            ratio = f"{row['pages_per_s'] / bare:.0%} of bare"
+        else:
+            ratio = ""
+        rss = row.get("crawl_rss_mib", row["rss_mib"])
+        lines.append(f"{stage:<16}{row['pages_per_s']:>10.0f}  {ratio:<20}"
+                     f"{row.get('flow_seconds', row['seconds']):>9.1f}{row['cpu']:>8.1f}"
+                     f"{rss:>14.0f}")
+    lines += [f"no-change incremental run: {results['no_change']['flow_seconds']:.1f} s "
+              f"(Prefect start-up excluded), {results['no_change']['discovered']} articles",
+              f"daily counts by tag over a month: {results['query_daily_tag_counts_ms']:.1f} ms",
+              f"DuckDB file {results['sizes_mib']['duckdb']:.1f} MiB, "
+              f"WARC {results['sizes_mib']['warc']:.1f} MiB"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10000)
+    parser.add_argument("--trafilatura-sample", type=int, default=1000,
+                        help="pages for the trafilatura baseline (it is slow)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results = measure(args.articles, args.trafilatura_sample)
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

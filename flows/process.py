@@ -1,0 +1,135 @@
+"""The `process_archive` subflow: archived responses -> extract -> clean -> validate -> load.
+
+Every flow ends here: a fresh crawl, a backfill chunk, a reprocessing of old archives. It
+reads only the archive, never the network, and only its load step writes DuckDB.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from expectations.validate import Validation, validate
+from extract.article import extract_article
+from extract.clean import CleanBatch, clean
+from flows import progress, quality
+from flows.runs import global_limit
+from sites import SiteProfile
+from spiders.archive import read_payloads
+from warehouse.db import WarehouseBusyError
+from warehouse.load import Batch, RunInfo, load_run, record_failed_run
+
+
+@task(cache_policy=NO_CACHE)
+def extract(fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
+    """Extract every archived article page that answered 200, reading each WARC file once."""
+    todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
+    records = []
+    with progress.bar("Extracting", len(todo)) as update:
+        for warc_file, group in todo.groupby("warc_file", sort=False):
+            by_offset = dict(zip(group["warc_offset"].astype(int), group["final_url"],
+                                 strict=True))
+            for offset, content_type, body in read_payloads(Path(warc_file), set(by_offset)):
+                records.append(extract_article(body, by_offset[offset], profile, content_type))
+                update(len(records), None)
+    get_run_logger().info("Extracted %d articles", len(records))
+    return records
+
+
+@task(cache_policy=NO_CACHE)
+def clean_batch(records: list[Any]) -> CleanBatch:
+    return clean(records)
+
+
+@task(cache_policy=NO_CACHE)
+def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
+                   db: Path) -> Validation:
+    volume = quality.recent_volume(db, profile, run.mode)
+    result = validate(quality.validation_frame(batch.articles, profile),
+                      quality.validation_params(profile, run.started_at, volume))
+    failed = result.results[~result.results["success"]]
+    for row in failed.itertuples():
+        get_run_logger().info("%s %s on %s: %d rows (%.1f%%) - %s", row.severity, row.expectation,
+                              row.column, row.unexpected_count, row.unexpected_percent,
+                              row.reason)
+    return result
+
+
+def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -> Batch:
+    """Split the cleaned batch into rows to load and rows to quarantine, and mark each fetch."""
+    articles = batch.articles
+    reasons = dict(validation.reasons)
+    held = articles["article_id"].isin(list(reasons))
+    duplicates = batch.duplicates.assign(
+        reasons=[[f"duplicate: same canonical URL as an article of this run ({u})"]
+                 for u in batch.duplicates["canonical_url"]])
+    quarantined = pd.concat([
+        articles[held].assign(reasons=articles[held]["article_id"].map(reasons)), duplicates,
+    ], ignore_index=True)
+    quarantine = pd.DataFrame({
+        "article_id": quarantined["article_id"], "url": quarantined["url"],
+        "reasons": quarantined["reasons"],
+        "record": [json.dumps(r, default=str, ensure_ascii=False)
+                   for r in quarantined.drop(columns=["reasons"]).to_dict("records")],
+    })
+    fetches = fetches.copy()
+    url_to_id = pd.concat([articles, batch.duplicates]).drop_duplicates("url").set_index(
+        "url")["article_id"]
+    extracted = (fetches["kind"] == "article") & fetches["outcome"].isna()
+    fetches.loc[extracted, "article_id"] = fetches.loc[extracted, "final_url"].map(url_to_id)
+    quarantined_urls = set(quarantined["url"])
+    fetches.loc[extracted, "outcome"] = fetches.loc[extracted, "final_url"].map(
+        lambda u: "quarantined" if u in quarantined_urls else "loaded")
+    return Batch(articles[~held].reset_index(drop=True), fetches, quarantine,
+                 validation.results)
+
+
+def _is_busy(task: Any, run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except WarehouseBusyError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
+      retry_condition_fn=_is_busy)
+def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
+    """Publish the run; retried only while another process holds the database.
+
+    Loads queue on the global concurrency limit `newscorpus-warehouse` (one at a time), where
+    `newscorpus deploy` created it; without a server, DuckDB's own lock makes them wait.
+    """
+    with global_limit("newscorpus-warehouse"), \
+            progress.bar(f"Loading {len(batch.articles)} articles"):
+        return load_run(db, run, batch, datetime.now(UTC))
+
+
+@flow(name="process_archive")
+def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
+                    drift_threshold: float | None = None) -> dict[str, Any]:
+    """Archived responses -> extract -> clean -> validate -> load, for one run.
+
+    When a critical expectation fails for more than `drift_threshold` of the batch (default
+    $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: the run is recorded as failed,
+    with its validation results, and the flow fails with the drift message.
+    """
+    records = extract(fetches, profile)
+    batch = clean_batch(records)
+    validation = validate_batch(batch, profile, run, db)
+    try:
+        quality.check_drift(validation, batch.articles,
+                            quality.drift_threshold() if drift_threshold is None
+                            else drift_threshold)
+    except quality.DriftError as error:
+        get_run_logger().error("%s", error)
+        record_failed_run(db, run, datetime.now(UTC), str(error), validation.results)
+        raise
+    return load(db, run, assemble(fetches, batch, validation))
