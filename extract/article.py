@@ -24,6 +24,8 @@ T = TypeVar("T")
 _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle",
                   "BlogPosting", "OpinionNewsArticle", "LiveBlogPosting"}
 _BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"}
+# Generic extractors: slower, and used only where a profile names them in its layers.
+_OPT_IN = {"htmldate", "trafilatura"}
 _SKIP = {"script", "style", "noscript", "figure", "aside", "nav", "form", "button", "iframe"}
 
 
@@ -133,7 +135,8 @@ def _tag_slugs(nodes: list[LexborNode]) -> list[str]:
 def extract_article(body: bytes, url: str, profile: SiteProfile,
                     content_type: str | None = None) -> Article:
     """Extract one article; fields the page lacks stay empty for validation to judge."""
-    tree = LexborHTMLParser(decode(body, content_type))
+    text_html = decode(body, content_type)
+    tree = LexborHTMLParser(text_html)
     ld = _jsonld(tree) or {}
     sel = profile.article
     tz = profile.tz
@@ -144,6 +147,11 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
     provenance: dict[str, str] = {}
 
     def pick(name: str, *candidates: tuple[str, Callable[[], Any]]) -> Any:
+        # A profile may reorder the layers of a field, or name extra ones, e.g.
+        # published_at_layers = ["htmldate", "jsonld", "meta", "time"]
+        available = dict(candidates)
+        order = sel.get(f"{name}_layers") or [c for c in available if c not in _OPT_IN]
+        candidates = tuple((layer, available[layer]) for layer in order)
         value, layer = _first(*candidates)
         if layer:
             provenance[name] = layer
@@ -165,7 +173,8 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
                      ("meta", lambda: parse_iso(_meta1(tree, "article:published_time"), tz)),
                      ("selector", lambda: parse_date_line(_text(css("date")), _text(css("time")),
                                                           profile.dates, tz)),
-                     ("generic", lambda: parse_iso(_time_attr(tree), tz)))
+                     ("time", lambda: parse_iso(_time_attr(tree), tz)),
+                     ("htmldate", lambda: _htmldate(text_html, tz)))
     modified = pick("modified_at",
                     ("jsonld", lambda: parse_iso(ld.get("dateModified"), tz)),
                     ("meta", lambda: parse_iso(_meta1(tree, "article:modified_time"), tz)))
@@ -192,8 +201,9 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
                 ("jsonld", lambda: ld.get("articleBody")),
                 ("selector", lambda: body_text(body_node)),
                 # An empty text block is an empty body, not a reason to guess elsewhere.
-                ("generic", lambda: None if body_node is not None else body_text(
-                    tree.css_first("article") or tree.css_first("main"))))
+                ("blocks", lambda: None if body_node is not None else body_text(
+                    tree.css_first("article") or tree.css_first("main"))),
+                ("trafilatura", lambda: _trafilatura(text_html)))
     labels = [t for n in tree.css(sel["labels"]) if (t := _text(n))] if "labels" in sel else []
 
     canonical_node = tree.css_first('link[rel="canonical"]')
@@ -220,6 +230,22 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
         has_jsonld=bool(ld),
         provenance=provenance,
     )
+
+
+def _trafilatura(html: str) -> str | None:
+    """The main text by trafilatura: for pages no selector knows (imported only then)."""
+    import trafilatura
+
+    text = trafilatura.extract(html)
+    return "\n\n".join(p.strip() for p in (text or "").split("\n") if p.strip()) or None
+
+
+def _htmldate(html: str, tz: Any) -> Any:
+    """The publication day by htmldate's extensive search, at midnight in the site's zone."""
+    from htmldate import find_date
+
+    found = find_date(html, extensive_search=True, original_date=True)
+    return parse_iso(found, tz) if found else None
 
 
 def _time_attr(tree: LexborHTMLParser) -> str | None:

@@ -310,6 +310,51 @@ def quarantine_release(
     _print_summary(summary, as_json)
 
 
+@app.command("extract")
+def extract_command(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="HTML files (.html, .html.gz) or WARC files (.warc, .warc.gz).")],
+    site: Annotated[str, typer.Option(
+        help="A site profile, `generic`, or `auto` (the profile whose host matches the URL, "
+             "else generic).")] = "auto",
+    url: Annotated[str | None, typer.Option(help="The URL of an HTML file's page.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="jsonl (one line a page) or json.")] = "jsonl",
+) -> None:
+    """Extract articles from saved pages, offline; prints one JSON object per page."""
+    from extract.article import extract_article
+    from extract.inputs import pages
+    from sites import available_sites, load_profile
+    from sites.urls import on_site
+
+    if fmt not in ("json", "jsonl"):
+        raise UsageError(f"--format must be json or jsonl, not {fmt!r}")
+    for path in inputs:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    profiles = [load_profile(name) for name in available_sites()] if site == "auto" else []
+    fixed = None if site == "auto" else load_profile(site)
+    generic = load_profile("generic")
+    records = []
+    for path in inputs:
+        for page_url, body, content_type in pages(path, url):
+            profile = fixed or next((p for p in profiles if p.base_url and on_site(
+                page_url, p.host)), generic)
+            record = extract_article(body, page_url, profile, content_type)
+            records.append({
+                "url": record.url, "title": record.title,
+                "published_at": record.published_at.isoformat() if record.published_at
+                else None,
+                "modified_at": record.modified_at.isoformat() if record.modified_at else None,
+                "body": record.body, "tags": record.tags, "lang": record.lang,
+                "section": record.section, "site": profile.name,
+                "provenance": record.provenance})
+            if fmt == "jsonl":
+                print(json.dumps(records.pop(), ensure_ascii=False))
+    if fmt == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Words to find in titles, leads and bodies.")],

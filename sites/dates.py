@@ -10,16 +10,15 @@ from zoneinfo import ZoneInfo
 
 
 def parse_iso(value: str | None, tz: ZoneInfo) -> datetime | None:
-    """An ISO 8601 timestamp as an aware UTC datetime; a missing offset means the site's zone."""
+    """An ISO 8601 timestamp as an aware datetime in its own offset (so its calendar day is
+    the page's); a missing offset means the site's zone."""
     if not value or not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
 @cache

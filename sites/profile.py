@@ -83,9 +83,9 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         timezone=data["timezone"],
         languages=tuple(data["languages"]),
         founded=date.fromisoformat(data["founded"]),
-        listing=data["listing"],
+        listing=data.get("listing", {}),
         discovery=data.get("discovery", {}),
-        article=data["article"],
+        article=data.get("article", {}),
         dates=data["dates"],
         crawl=data["crawl"],
     )

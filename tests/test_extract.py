@@ -100,3 +100,38 @@ def test_canonical_urls():
     assert canonicalize("http://example.com/a?fbclid=1") == "http://example.com/a"
     assert on_site("http://sub.example.com/x", "example.com")
     assert not on_site("http://example.com.evil.net/x", "example.com")
+
+
+def test_extract_command_on_html_and_warc_files(tmp_path):
+    import gzip
+    import io
+    import json
+    import subprocess
+
+    from test_cli import NEWSCORPUS
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    body, url = page(0)
+    (tmp_path / "seed.html.gz").write_bytes(gzip.compress(body))
+    with open(tmp_path / "pages.warc.gz", "wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for payload, target, kind in ((body, url, "text/html; charset=utf-8"),
+                                      (b"User-agent: *", f"{BASE}/robots.txt", "text/plain")):
+            writer.write_record(writer.create_warc_record(
+                target, "response", payload=io.BytesIO(payload),
+                http_headers=StatusAndHeaders("200 OK", [("Content-Type", kind)],
+                                              protocol="HTTP/1.1")))
+    result = subprocess.run([NEWSCORPUS, "extract", "--site", "demo", "--url", url,
+                             str(tmp_path / "seed.html.gz"), str(tmp_path / "pages.warc.gz")],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 2 and {r["url"] for r in rows} == {url}
+    for row in rows:
+        assert row["title"].startswith("EU supports Zelenskyy’s call")
+        assert row["published_at"] == "2025-01-24T12:37:00+02:00"
+        assert row["provenance"]["published_at"] == "jsonld"
+    missing = subprocess.run([NEWSCORPUS, "extract", str(tmp_path / "nope.html")],
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
