@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import ExitStack
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +24,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import settings, state
 from flows.archive_index import fetch_table
 from flows.crawling import crawl, require_discovery_pages
-from flows.pipeline import demo_site
+from flows.pipeline import site_profile
 from flows.process import process_archive
 from flows.runs import flow_run_id, new_run_id, publish, record_failure
-from sites import SiteProfile, load_profile
+from sites import SiteProfile
 from spiders.archive import read_manifest
 from warehouse.load import OUTCOMES, RunInfo
 
@@ -86,10 +85,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
     logger = get_run_logger()
     started = datetime.now(UTC)
     db_file = settings.db_path(db, data_dir)
-    with ExitStack() as stack:
-        if site == "demo" and not base_url:
-            base_url = stack.enter_context(demo_site())
-        profile = load_profile(site, base_url)
+    with site_profile(site, base_url) as profile:
         root = settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
         start, end = _window(profile, since, until)
         discovery_dir = root / new_run_id(started, "discover-")

@@ -4,6 +4,7 @@ Twisted's reactor cannot restart inside a long-lived (Prefect) process, so every
 own `python -m spiders.crawl` process, writing a WARC archive and a manifest into the run's
 folder.
 """
+
 from __future__ import annotations
 
 import json

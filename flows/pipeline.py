@@ -4,6 +4,7 @@ The crawl leaves a WARC archive and a manifest (flows/crawling.py); everything a
 only the archive (flows/process.py), so a crawl and a reprocessing of an old archive share one
 path. Only the load writes DuckDB.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -54,10 +55,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
     """
     started = datetime.now(UTC)
     db_file = settings.db_path(db, data_dir)
-    with ExitStack() as stack:
-        if site == "demo" and not base_url:
-            base_url = stack.enter_context(demo_site())
-        profile = load_profile(site, base_url)
+    with site_profile(site, base_url) as profile:
         run_id = new_run_id(started)
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
         run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,
@@ -72,6 +70,15 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             record_failure(db_file, run, error, data_dir)
             raise
     return publish(summary, started, db_file, data_dir)
+
+
+@contextmanager
+def site_profile(site: str, base_url: str | None) -> Iterator[SiteProfile]:
+    """The site's profile; for "demo" without a base URL, with the demo site running."""
+    with ExitStack() as stack:
+        if site == "demo" and not base_url:
+            base_url = stack.enter_context(demo_site())
+        yield load_profile(site, base_url)
 
 
 @contextmanager

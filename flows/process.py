@@ -3,6 +3,7 @@
 Every flow ends here: a fresh crawl, a backfill chunk, a reprocessing of old archives. It
 reads only the archive, never the network, and only its load step writes DuckDB.
 """
+
 from __future__ import annotations
 
 import json

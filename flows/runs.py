@@ -1,4 +1,5 @@
 """Run bookkeeping shared by the flows: run ids, global limits, summaries, failures."""
+
 from __future__ import annotations
 
 import json

@@ -35,6 +35,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def sql_rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on a database, opened read-only for just that query."""
+    from warehouse.db import connect
+
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
@@ -91,13 +102,4 @@ def _articles(db: Path) -> list[tuple[Any, ...]]:
 @pytest.fixture
 def query(two_runs: dict[str, Any]) -> Any:
     """Run SQL read-only against the two-run database."""
-    from warehouse.db import connect
-
-    def run(sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        con = connect(two_runs["db"], read_only=True)
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        finally:
-            con.close()
-
-    return run
+    return lambda sql, *params: sql_rows(two_runs["db"], sql, *params)

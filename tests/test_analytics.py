@@ -7,28 +7,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+from conftest import sql_rows as rows
 from test_cli import newscorpus
 from test_quality import _Links
 
 from reports.export import export
 from reports.report import build as build_report
 from reports.search import search
-from warehouse.db import connect
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
-
-def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    con = connect(db, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def loaded(truth: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import get_json
+from conftest import sql_rows as rows
 from test_cli import NEWSCORPUS
 
 from demosite.corpus import DEFAULT_AS_OF, build_site
@@ -24,13 +25,6 @@ T1 = datetime.fromisoformat("2025-02-03T00:00:00+02:00")
 T2 = DEFAULT_AS_OF
 OVERLAP = timedelta(minutes=60)  # sites/espreso.toml, discovery.overlap_minutes
 
-
-def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    con = connect(db, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 # What must be identical between two databases that went through the same work; wall-clock

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 from conftest import get_json
+from conftest import sql_rows as rows
 from test_cli import newscorpus
 
 from demosite.corpus import build_site
@@ -19,13 +19,6 @@ from warehouse.db import connect
 
 SEED_TITLE = "EU supports Zelenskyy’s call for U.S. peacekeepers, seeks to persuade Trump — media"
 
-
-def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    con = connect(db, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_bad_page_kind_is_quarantined_with_its_reason(two_runs, truth):
