@@ -168,13 +168,17 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
                     ("jsonld", lambda: ld.get("description")),
                     ("meta", lambda: _meta1(tree, "og:description") or _meta1(tree, "description")),
                     ("selector", lambda: _text(css("subtitle"))))
+    def structured() -> Any:
+        return parse_iso(ld.get("datePublished"), tz) or parse_iso(
+            _meta1(tree, "article:published_time"), tz)
+
     published = pick("published_at",
                      ("jsonld", lambda: parse_iso(ld.get("datePublished"), tz)),
                      ("meta", lambda: parse_iso(_meta1(tree, "article:published_time"), tz)),
                      ("selector", lambda: parse_date_line(_text(css("date")), _text(css("time")),
                                                           profile.dates, tz)),
                      ("time", lambda: parse_iso(_time_attr(tree), tz)),
-                     ("htmldate", lambda: _htmldate(text_html, tz)))
+                     ("htmldate", lambda: _htmldate(text_html, tz, structured())))
     modified = pick("modified_at",
                     ("jsonld", lambda: parse_iso(ld.get("dateModified"), tz)),
                     ("meta", lambda: parse_iso(_meta1(tree, "article:modified_time"), tz)))
@@ -240,12 +244,17 @@ def _trafilatura(html: str) -> str | None:
     return "\n\n".join(p.strip() for p in (text or "").split("\n") if p.strip()) or None
 
 
-def _htmldate(html: str, tz: Any) -> Any:
-    """The publication day by htmldate's extensive search, at midnight in the site's zone."""
+def _htmldate(html: str, tz: Any, structured: Any) -> Any:
+    """The publication day by htmldate's extensive search; with the structured data's time
+    when that falls on the same day, else at midnight in the site's zone."""
     from htmldate import find_date
 
     found = find_date(html, extensive_search=True, original_date=True)
-    return parse_iso(found, tz) if found else None
+    if not found:
+        return None
+    if structured is not None and structured.date().isoformat() == found:
+        return structured
+    return parse_iso(found, tz)
 
 
 def _time_attr(tree: LexborHTMLParser) -> str | None:

@@ -95,5 +95,5 @@ def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None
         first = pages.iloc[0] if len(pages) else None
         why = "no listing page was requested" if first is None else (
             first["error"] or f"HTTP {first['status']}")
-        raise CrawlError(f"could not fetch the listing of {profile.name} at "
-                         f"{profile.listing_url(1)}: {why}")
+        where = profile.listing_url(1) if profile.listing.get("url") else profile.sitemap_url
+        raise CrawlError(f"could not fetch the listing of {profile.name} at {where}: {why}")

@@ -1,7 +1,8 @@
 """The news spider: discover article URLs, fetch them, archive every response.
 
 Modes (the plan's "mode"):
-- `full`: every listing page, then every article they link;
+- `full`: every listing page, then every article they link (a profile without a listing:
+  every article of its sitemaps);
 - `incremental`: listing pages until entries already in the corpus and older than the cutoff,
   plus the sitemaps changed since the cutoff; known articles are re-fetched only when the
   listing newly labels them "Updated" or their sitemap `<lastmod>` is newer than what the
@@ -78,10 +79,12 @@ class NewsSpider(scrapy.Spider):
                     yield request
             return
         sitemap = self.profile.sitemap_url
-        if self.mode in ("incremental", "discover") and sitemap:
+        if sitemap and (self.mode in ("incremental", "discover")
+                        or not self.profile.listing.get("url")):
             yield scrapy.Request(sitemap, callback=self.parse_sitemap, errback=self._failed,
                                  priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
-        if self.mode in ("full", "incremental") or not sitemap:
+        if self.profile.listing.get("url") and (self.mode in ("full", "incremental")
+                                                  or not sitemap):
             yield self._listing_request(self.profile.listing_url(1), page=1)
 
     # -- listing pages ---------------------------------------------------------------------
@@ -164,10 +167,11 @@ class NewsSpider(scrapy.Spider):
                 continue
             known = self.known.get(url)
             stored = parse_iso(known.get("modified"), tz) if known else None
-            fresh = published is not None and self.cutoff is not None and published >= self.cutoff
+            dated = published or lastmod
+            fresh = self.cutoff is None or (dated is not None and dated >= self.cutoff)
             changed = known is not None and lastmod is not None and (stored is None
                                                                      or lastmod > stored)
-            if (known is None and fresh) or changed:
+            if self.mode == "full" or (known is None and fresh) or changed:
                 if request := self._article(url, source=response.url):
                     yield request
 

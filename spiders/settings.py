@@ -24,9 +24,19 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
 
+LOOPBACK = ("127.", "localhost", "[::1]")
+
+
 def for_profile(profile: SiteProfile) -> dict[str, Any]:
-    """The settings a crawl of `profile` adds to the defaults above."""
+    """The settings a crawl of `profile` adds to the defaults above.
+
+    Politeness (delay, AutoThrottle, few connections) is for other people's servers; a site
+    on this machine's loopback (the demo site, under any profile) is crawled at full speed.
+    """
     crawl = profile.crawl
+    if profile.host.startswith(LOOPBACK):
+        crawl = {**crawl, "autothrottle": False, "download_delay": 0.0,
+                 "concurrent_requests": max(16, int(crawl["concurrent_requests"]))}
     return {
         "USER_AGENT": crawl["user_agent"],
         "AUTOTHROTTLE_ENABLED": bool(crawl["autothrottle"]),

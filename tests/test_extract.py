@@ -135,3 +135,30 @@ def test_extract_command_on_html_and_warc_files(tmp_path):
     missing = subprocess.run([NEWSCORPUS, "extract", str(tmp_path / "nope.html")],
                              capture_output=True, text=True, check=False, timeout=60)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_generic_path_agrees_with_the_demo_profile():
+    """No selectors at all: JSON-LD, meta, htmldate and trafilatura against the profile."""
+    import re
+    from collections import Counter
+
+    generic = load_profile("generic")
+
+    def shingles(text: str) -> Counter:
+        words = re.findall(r"\w+", text)
+        return Counter(tuple(words[i:i + 4]) for i in range(max(0, len(words) - 3)))
+
+    titles = times = 0
+    f1s = []
+    pages = [a.index for a in SITE.visible if a.state == "ok"]
+    for index in pages:
+        html, url = page(index)
+        ours, theirs = extract_article(html, url, PROFILE), extract_article(html, url, generic)
+        titles += ours.title == theirs.title
+        times += ours.published_at == theirs.published_at
+        want, got = shingles(ours.body), shingles(theirs.body)
+        hits = sum((want & got).values())
+        precision, recall = hits / max(1, sum(got.values())), hits / max(1, sum(want.values()))
+        f1s.append(2 * precision * recall / (precision + recall) if hits else 0.0)
+    assert titles / len(pages) >= 0.95 and times / len(pages) >= 0.95
+    assert sum(f1s) / len(f1s) >= 0.95

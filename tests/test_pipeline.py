@@ -155,3 +155,22 @@ def test_a_retried_run_reuses_its_finished_crawl(prefect_backend, tmp_path):
     profile = load_profile("demo", "http://127.0.0.1:9")
     assert crawl(profile, run_dir, "r1", {"mode": "full"}) == run_dir
     assert not (run_dir / "crawl.log").exists()
+
+
+def test_generic_site_crawl_through_sitemaps(demo, truth, prefect_backend, tmp_path):
+    """`--site generic`: no listing, no selectors; sitemaps find the articles."""
+    from conftest import sql_rows
+
+    from flows.pipeline import news_pipeline
+
+    db = tmp_path / "generic.duckdb"
+    summary = news_pipeline(site="generic", base_url=demo.base_url, db=str(db),
+                            data_dir=str(tmp_path))
+    assert summary["discovered"] == len(truth["articles"])
+    assert summary["discovered"] == sum(summary[o] for o in OUTCOMES)
+    stored = {url: (title, published) for url, title, published in
+              sql_rows(db, "SELECT url, title, published_at FROM articles")}
+    expected = [a for a in truth["articles"] if a["expected"] == "loaded"]
+    agree = sum(1 for a in expected if a["url"] in stored and stored[a["url"]] == (
+        a["title"], datetime.fromisoformat(a["published_at"])))
+    assert agree / len(expected) >= 0.95
