@@ -1,8 +1,9 @@
 """The article record, defined once.
 
-`Article` is what extraction yields for one page. Cleaning adds the derived columns in
-`DERIVED`. The warehouse's `articles` table, the Great Expectations suites and the tests
-follow `CORPUS_COLUMNS`; a test checks the table's DDL against it.
+`Article` is what extraction yields for one page; cleaning adds the derived article_id,
+word_count and content_hash, giving `CORPUS_COLUMNS`. The warehouse's `articles` table, the
+Great Expectations suites and the tests follow `CORPUS_COLUMNS`; a test checks the table's
+DDL against it.
 """
 
 from __future__ import annotations
@@ -32,5 +33,4 @@ class Article:
 
 
 ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article))
-DERIVED: tuple[str, ...] = ("article_id", "word_count", "content_hash")
 CORPUS_COLUMNS: tuple[str, ...] = ("article_id", *ARTICLE_FIELDS, "word_count", "content_hash")
