@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from demosite import faults as fault_modes
 from demosite import vocabulary as vocab
 from demosite.seed import KYIV, seed_page
 from demosite.vocabulary import slugify
@@ -86,6 +87,8 @@ class DemoSite:
     size: int
     page_size: int = 20
     drift: str | None = None  # one of DRIFTS: every article page changes its layout
+    faults: dict[str, str] = field(default_factory=dict, compare=False)  # slug -> fault mode
+    fault_links: bool = False  # the listing also links off the site and to files (`links`)
     by_slug: dict[str, DemoArticle] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +105,21 @@ class DemoSite:
         if drift is not None and drift not in DRIFTS:
             raise ValueError(f"unknown drift {drift!r}; one of {', '.join(DRIFTS)}")
         return replace(self, drift=drift)
+
+    def with_faults(self, spec: dict[str, float]) -> DemoSite:
+        """The same corpus with fault modes (demosite.faults) on some of its healthy articles.
+
+        The seed article and the one linked with tracking parameters are never faulted.
+        """
+        candidates = [(a.slug, a.lang) for a in self.articles
+                      if a.state == "ok" and a.index != 0 and a.slug != self.tracked_slug]
+        return replace(self, faults=fault_modes.assign(candidates, spec, self.seed, self.size),
+                       fault_links=spec.get(fault_modes.LINKS, 0) > 0)
+
+    def link(self, a: DemoArticle) -> str:
+        """The path the site links the article under (a faulted link's differs)."""
+        prefix = fault_modes.LINK_PREFIXES.get(self.faults.get(a.slug, ""), "/")
+        return f"{prefix}{a.slug}"
 
     @cached_property
     def visible(self) -> tuple[DemoArticle, ...]:

@@ -10,10 +10,12 @@ from email.utils import format_datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from demosite.corpus import STATES, DemoArticle, DemoSite
+from demosite.faults import FAULTS
 from demosite.seed import KYIV
 from demosite.vocabulary import SOURCES, tag_slug
 
@@ -50,7 +52,7 @@ def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[s
         entries = [{
             "time": a.published.astimezone(KYIV).strftime("%H:%M"),
             "title": a.revision_at(site.as_of).title,
-            "href": f"/{a.slug}",
+            "href": site.link(a),
             "slug": a.slug,
             "labels": a.labels_at(site.as_of),
             "image_alt": a.image[0] if a.image else None,
@@ -63,7 +65,7 @@ def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[s
     return days
 
 
-def listing(site: DemoSite, page: int) -> str | None:
+def listing(site: DemoSite, page: int, offsite_url: str = "") -> str | None:
     articles = site.listing_page(page)
     if not articles:
         return None
@@ -73,9 +75,18 @@ def listing(site: DemoSite, page: int) -> str | None:
                   "title": tracked.revision_at(site.as_of).title}
     return _ENV.get_template("listing.html").render(
         lang="en", page_title="News" if page == 1 else f"News, page {page}", pinned=pinned,
+        extra_links=ignored_links(site, offsite_url) if page == 1 else [],
         days=_feed_days(site, articles),
         next_page=page + 1 if page < site.page_count else None,
     )
+
+
+def ignored_links(site: DemoSite, offsite_url: str) -> list[str]:
+    """Links of the `links` fault: off the site, to a PDF, to an image (never to request)."""
+    if not site.fault_links:
+        return []
+    return [f"{offsite_url}/world/elsewhere", "/files/annual-report.pdf",
+            "/images/front-page.jpg"]
 
 
 def tag_page(site: DemoSite, slug: str) -> str | None:
@@ -161,7 +172,7 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
 
 
 def robots(base_url: str) -> str:
-    return (f"User-agent: *\nDisallow: /search\nDisallow: /__truth__\n\n"
+    return (f"User-agent: *\nDisallow: /search\nDisallow: /__truth__\nDisallow: /private/\n\n"
             f"Sitemap: {base_url}/sitemap.xml\n")
 
 
@@ -190,7 +201,7 @@ def sitemap(site: DemoSite, base_url: str, month: str) -> str | None:
     articles = _by_month(site).get(month)
     if not articles:
         return None
-    entries = [{"loc": f"{base_url}/{a.slug}",
+    entries = [{"loc": f"{base_url}{site.link(a)}",
                 "lastmod": a.revision_at(site.as_of).modified.isoformat(),
                 "published": a.published.isoformat(),
                 "title": a.revision_at(site.as_of).title} for a in articles]
@@ -198,7 +209,7 @@ def sitemap(site: DemoSite, base_url: str, month: str) -> str | None:
 
 
 def rss(site: DemoSite, base_url: str, size: int = 50) -> str:
-    items = [{"title": a.revision_at(site.as_of).title, "link": f"{base_url}/{a.slug}",
+    items = [{"title": a.revision_at(site.as_of).title, "link": f"{base_url}{site.link(a)}",
               "pub_date": format_datetime(a.published)} for a in site.visible[:size]]
     return _ENV.get_template("rss.xml").render(base_url=base_url, items=items)
 
@@ -210,19 +221,26 @@ def change_since(site: DemoSite, a: DemoArticle, since: datetime) -> str | None:
     return "updated" if a.revision_at(site.as_of).modified > since else None
 
 
-def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[str, Any]:
+def truth(site: DemoSite, base_url: str, since: datetime | None = None,
+          offsite_url: str = "") -> dict[str, Any]:
     """What the site serves, and what a correct pipeline must make of each article.
 
     With `since`, each article also says whether it is new or updated after that moment.
+    A faulted article names its fault; its expected state and reason are the fault's.
     """
     articles = []
     for a in site.visible:
         rev = a.revision_at(site.as_of)
+        fault = site.faults.get(a.slug)
+        expected, reason = (FAULTS[fault].expected, FAULTS[fault].reason) if fault \
+            else STATES[a.state]
         articles.append({
             "url": f"{base_url}/{a.slug}",
+            "link": f"{base_url}{site.link(a)}",
             "state": a.state,
-            "expected": STATES[a.state][0],
-            "reason": STATES[a.state][1],
+            "fault": fault,
+            "expected": expected,
+            "reason": reason,
             "title": rev.title,
             "published_at": a.published.astimezone(KYIV).isoformat(),
             "modified_at": rev.modified.astimezone(KYIV).isoformat(),
@@ -256,4 +274,9 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None) -> dict[
         "page_size": site.page_size,
         "drift": site.drift,
         "states": {state: {"expected": e, "reason": r} for state, (e, r) in STATES.items()},
+        "faults": {mode: {"expected": f.expected, "reason": f.reason, "about": f.about,
+                          "count": sum(e["fault"] == mode for e in articles)}
+                   for mode, f in FAULTS.items()},
+        "ignored_links": [urljoin(base_url, link)
+                          for link in ignored_links(site, offsite_url)],
     }

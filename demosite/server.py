@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
+import sys
 import threading
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from demosite import render
+from demosite import faults, render
 from demosite.corpus import DemoSite
 
 HOST = "127.0.0.1"
+# Where the `offsite_redirect` and `links` faults point: another host name for this machine,
+# on the discard port, so that a crawler that wrongly follows them still stays on loopback.
+DEFAULT_OFFSITE = "http://localhost:9"
 NOT_FOUND = "<!DOCTYPE html><title>Not found</title><h1>Page not found</h1>"
 
 
@@ -30,14 +38,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: str = "", content_type: str = "text/html; charset=utf-8",
+    def _send(self, status: int, body: str | bytes = "",
+              content_type: str = "text/html; charset=utf-8",
               headers: dict[str, str] | None = None) -> None:
-        data = body.encode("utf-8")
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        headers = {"Content-Type": content_type, **(headers or {})}
+        if status == 304:
+            del headers["Content-Type"]
         self.send_response(status)
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
-        if status != 304:
-            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
@@ -52,14 +62,18 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path).rstrip("/") or "/"
         query = parse_qs(parts.query)
         xml = "application/xml; charset=utf-8"
+        self.server.count(path)
+        hop = next((p for p in faults.HOPS if path.startswith(p)), None)
         if path in ("/", "/news"):
             page = query.get("page", ["1"])[0]
-            html = render.listing(site, int(page)) if page.isdigit() and int(page) >= 1 else None
+            html = render.listing(site, int(page), self.server.offsite_url) \
+                if page.isdigit() and int(page) >= 1 else None
         elif path == "/robots.txt":
             return self._send(200, render.robots(base), "text/plain; charset=utf-8")
         elif path == "/__truth__":
             since = _moment(query.get("since", [""])[0])
-            return self._send(200, json.dumps(render.truth(site, base, since),
+            return self._send(200, json.dumps(render.truth(site, base, since,
+                                                           self.server.offsite_url),
                                               ensure_ascii=False), "application/json")
         elif path == "/sitemap.xml":
             return self._send(200, render.sitemap_index(site, base), xml)
@@ -71,6 +85,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, render.rss(site, base), "application/rss+xml; charset=utf-8")
         elif path.startswith("/tag/"):
             html = render.tag_page(site, path.removeprefix("/tag/"))
+        elif hop is not None:
+            status, target = faults.HOPS[hop]
+            return self._send(status, headers={"Location": target + path.removeprefix(hop)})
+        elif path.startswith("/out/"):
+            return self._send(302, headers={
+                "Location": self.server.offsite_url + path.removeprefix("/out")})
+        elif path.startswith("/private/"):
+            return self._article(site, base, path.removeprefix("/private/"))
+        elif path.startswith(("/files/", "/images/")):
+            return self._send(200, b"\0" * 64, "application/octet-stream")
         else:
             return self._article(site, base, path.lstrip("/"))
         if html is None:
@@ -88,8 +112,31 @@ class _Handler(BaseHTTPRequestHandler):
                 self.headers.get("If-Modified-Since"), modified):
             self.server.not_modified += 1
             return self._send(304, headers=headers)
+        mode = site.faults.get(slug)
+        attempt = self.server.count(slug)
+        if mode == "slow":
+            time.sleep(faults.SLOW_SECONDS)
+        elif mode == "hang" or (mode == "timeout" and attempt == 1):
+            time.sleep(faults.HANG_SECONDS)  # the client has given up by now
+            self.close_connection = True
+            return None
+        elif mode == "reset" and attempt == 1:
+            return self._reset()
+        elif (mode == "5xx" and attempt <= 2) or mode == "500":
+            return self._send(503 if mode == "5xx" else 500, "<h1>Server error</h1>")
+        elif mode == "429" and attempt == 1:
+            return self._send(429, "<h1>Too many requests</h1>",
+                              headers={"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
         html = self.server.pages.get(slug) or render.article(site, article, base)
-        self._send(200, html, headers=headers)
+        data, fault_headers = faults.payload(mode, html)
+        self._send(200, data, fault_headers.pop("Content-Type"),
+                   headers={**headers, **fault_headers})
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset, before any answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
 
 
 def _moment(text: str) -> datetime | None:
@@ -111,13 +158,30 @@ def _not_modified_since(header: str | None, modified: datetime) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, site: DemoSite, port: int, verbose: bool) -> None:
+    def __init__(self, site: DemoSite, port: int, verbose: bool,
+                 offsite_url: str = DEFAULT_OFFSITE) -> None:
         super().__init__((HOST, port), _Handler)
         self.site = site
         self.verbose = verbose
+        self.offsite_url = offsite_url.rstrip("/")
         self.not_modified = 0  # 304 answers, for tests of conditional requests
+        self.requests: Counter[str] = Counter()  # requests per path, and per article slug
+        self.times: defaultdict[str, list[float]] = defaultdict(list)  # when (monotonic)
+        self._lock = threading.Lock()
         self.pages: dict[str, str] = {}  # pre-rendered article pages, by slug
         self.base_url = f"http://{HOST}:{self.server_address[1]}"
+
+    def count(self, key: str) -> int:
+        """Count a request for `key`; returns how many there have been, this one included."""
+        with self._lock:
+            self.requests[key] += 1
+            self.times[key].append(time.monotonic())
+            return self.requests[key]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (after a timeout, say) is no server error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def prerender(self) -> None:
         """Render every article page once, up front, so serving costs no rendering (for
@@ -143,9 +207,10 @@ class RunningSite:
         self.thread.join(timeout=5)
 
 
-def start(site: DemoSite, port: int = 0, verbose: bool = False) -> RunningSite:
+def start(site: DemoSite, port: int = 0, verbose: bool = False,
+          offsite_url: str = DEFAULT_OFFSITE) -> RunningSite:
     """Serve `site` on a background thread and return its base URL."""
-    server = _Server(site, port, verbose)
+    server = _Server(site, port, verbose, offsite_url)
     thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
     thread.start()
     return RunningSite(server.base_url, server, thread)

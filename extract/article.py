@@ -233,7 +233,13 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
         image_caption=_text(css("caption")),
         has_jsonld=bool(ld),
         provenance=provenance,
+        truncated=bool(sel.get("page_end")) and not _ends_with(text_html, sel["page_end"]),
     )
+
+
+def _ends_with(html: str, end: str) -> bool:
+    """Whether the document reaches `end` (say "</html>"), looking at its last few KB."""
+    return end.lower() in html[-8192:].lower()
 
 
 def _trafilatura(html: str) -> str | None:

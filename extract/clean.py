@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from extract.record import ARTICLE_FIELDS, CORPUS_COLUMNS, Article
+from extract.record import ARTICLE_FIELDS, CORPUS_COLUMNS, VALIDATION_ONLY, Article
 from sites.urls import article_id, canonicalize
 
 # A template key is a lone path-like token with a dotted leaf: "client/title.list_title".
@@ -23,7 +23,7 @@ _SPACES = r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+"
 
 @dataclass(frozen=True)
 class CleanBatch:
-    articles: pd.DataFrame    # one row per article id, CORPUS_COLUMNS
+    articles: pd.DataFrame    # one row per article id, CORPUS_COLUMNS + VALIDATION_ONLY
     duplicates: pd.DataFrame  # rows whose article id an earlier row already has
 
 
@@ -75,7 +75,7 @@ def clean(records: list[Article]) -> CleanBatch:
     frame["word_count"] = frame["body"].str.split().str.len().fillna(0).astype("int64")
     frame["content_hash"] = [content_hash(*row) for row in
                              frame[["title", "subtitle", "body", "tags"]].itertuples(index=False)]
-    frame = frame[list(CORPUS_COLUMNS)]
+    frame = frame[[*CORPUS_COLUMNS, *VALIDATION_ONLY]]
     duplicated = frame["article_id"].duplicated(keep="first")
     return CleanBatch(frame[~duplicated].reset_index(drop=True),
                       frame[duplicated].reset_index(drop=True))

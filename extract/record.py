@@ -1,7 +1,8 @@
 """The article record, defined once.
 
 `Article` is what extraction yields for one page; cleaning adds the derived article_id,
-word_count and content_hash, giving `CORPUS_COLUMNS`. The warehouse's `articles` table, the
+word_count and content_hash, giving `CORPUS_COLUMNS` (plus `VALIDATION_ONLY`, which the
+suites check but the corpus does not store). The warehouse's `articles` table, the
 Great Expectations suites and the tests follow `CORPUS_COLUMNS`; a test checks the table's
 DDL against it.
 """
@@ -30,7 +31,12 @@ class Article:
     image_caption: str | None = None
     has_jsonld: bool = False
     provenance: dict[str, str] = field(default_factory=dict)  # field -> layer that supplied it
+    truncated: bool = False          # the page stops before the end its profile declares
 
 
 ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article))
-CORPUS_COLUMNS: tuple[str, ...] = ("article_id", *ARTICLE_FIELDS, "word_count", "content_hash")
+# Checked by validation, not stored: a truncated page is quarantined, never loaded.
+VALIDATION_ONLY: tuple[str, ...] = ("truncated",)
+CORPUS_COLUMNS: tuple[str, ...] = ("article_id",
+                                   *(f for f in ARTICLE_FIELDS if f not in VALIDATION_ONLY),
+                                   "word_count", "content_hash")

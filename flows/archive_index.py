@@ -14,7 +14,14 @@ import pandas as pd
 from spiders.archive import read_manifest
 
 FETCH_COLUMNS = ["url", "kind", "status", "error", "fetched_at", "warc_file", "warc_offset",
-                 "warc_length", "etag", "last_modified", "final_url", "article_id", "outcome"]
+                 "warc_length", "etag", "last_modified", "content_type", "attempts", "final_url",
+                 "article_id", "outcome"]
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html(content_type: str | None) -> bool:
+    """Whether an answer is a page to extract; no Content-Type at all gets the benefit."""
+    return not content_type or content_type.split(";")[0].strip().lower() in HTML_TYPES
 
 
 def fetch_table(run_dir: Path) -> pd.DataFrame:
@@ -35,6 +42,7 @@ def fetch_table(run_dir: Path) -> pd.DataFrame:
                "warc_file": str(run_dir / event["warc"]) if event.get("warc") else None,
                "warc_offset": event.get("offset"), "warc_length": event.get("length"),
                "etag": event.get("etag"), "last_modified": event.get("last_modified"),
+               "content_type": event.get("content_type"), "attempts": event.get("attempts"),
                "final_url": event["url"], "article_id": None, "outcome": None}
         if row["kind"] == "article":
             if event["event"] == "failed":
@@ -42,14 +50,19 @@ def fetch_table(run_dir: Path) -> pd.DataFrame:
             elif row["status"] == 304:
                 row["outcome"] = "not_modified"
             elif row["status"] != 200:
-                row["outcome"], row["error"] = "failed", f"HTTP {row['status']}"
+                note = f" ({event['note']})" if event.get("note") else ""
+                row["outcome"], row["error"] = "failed", f"HTTP {row['status']}{note}"
+            elif not is_html(row["content_type"]):
+                row["outcome"] = "failed"
+                row["error"] = f"not an HTML page ({row['content_type']})"
         rows[(row["kind"], requested)] = row  # a later event for the same URL wins
     for url in discovered:
         rows.setdefault(("article", url), {
             "url": url, "kind": "article", "status": None,
             "error": "not fetched: the crawl ended before this URL was requested",
             "fetched_at": None, "warc_file": None, "warc_offset": None, "warc_length": None,
-            "etag": None, "last_modified": None, "final_url": url, "article_id": None,
-            "outcome": "failed"})
+            "etag": None, "last_modified": None, "content_type": None, "attempts": 0,
+            "final_url": url, "article_id": None, "outcome": "failed"})
     frame = pd.DataFrame(list(rows.values()), columns=FETCH_COLUMNS)
-    return frame.astype({"status": "Int64", "warc_offset": "Int64", "warc_length": "Int64"})
+    return frame.astype({"status": "Int64", "warc_offset": "Int64", "warc_length": "Int64",
+                         "attempts": "Int64"})

@@ -35,8 +35,10 @@ def validation_frame(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFra
     agrees = [weekday_agrees(line, None if pd.isna(moment) else moment, profile.dates, profile.tz)
               for line, moment in zip(articles["date_line"], articles["published_at"],
                                       strict=True)]
+    # Stored articles were complete pages when they were loaded.
+    truncated = articles.get("truncated", False)
     return articles.assign(weekday_agrees=pd.Series(agrees, index=articles.index, dtype=object),
-                           tag_count=articles["tags"].map(len))
+                           tag_count=articles["tags"].map(len), truncated=truncated)
 
 
 def recent_volume(db: Path, profile: SiteProfile, mode: str) -> tuple[int, int]:

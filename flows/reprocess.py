@@ -58,6 +58,7 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
         "fetched_at": responses["fetched_at"].astype(str), "warc_file": responses["warc_file"],
         "warc_offset": responses["warc_offset"], "warc_length": None,
         "etag": responses["etag"], "last_modified": responses["last_modified"],
+        "content_type": responses["content_type"], "attempts": None,
         "final_url": responses["url"], "article_id": None, "outcome": None,
     }, columns=FETCH_COLUMNS)
     run_info = RunInfo(run_id=new_run_id(started, "reprocess-"), site=profile.name,

@@ -49,7 +49,8 @@ class CrawlArchive:
         self._event("discovered", url=url, at=now_iso(), **listing)
 
     def fetched(self, url: str, requested: str, kind: str, status: int, reason: str,
-                headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+                headers: list[tuple[bytes, bytes]], body: bytes, attempts: int = 1,
+                note: str | None = None) -> None:
         kept = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers
                 if k.lower() not in _DROPPED_HEADERS]
         kept.append(("Content-Length", str(len(body))))
@@ -61,15 +62,18 @@ class CrawlArchive:
         offset = self._warc.tell()
         self._writer.write_record(record)
         self._warc.flush()
-        validators = {k.lower(): v for k, v in kept if k.lower() in ("etag", "last-modified")}
+        named = {k.lower(): v for k, v in kept
+                 if k.lower() in ("etag", "last-modified", "content-type")}
         self._event("fetched", url=url, requested=requested, kind=kind, status=status,
-                    at=fetched_at, etag=validators.get("etag"),
-                    last_modified=validators.get("last-modified"),
+                    at=fetched_at, etag=named.get("etag"),
+                    last_modified=named.get("last-modified"),
+                    content_type=named.get("content-type"), attempts=attempts, note=note,
                     warc=WARC_NAME, offset=offset, length=self._warc.tell() - offset,
                     bytes=len(body))
 
-    def failed(self, url: str, kind: str, error: str, status: int | None = None) -> None:
-        self._event("failed", url=url, kind=kind, status=status, error=error, at=now_iso())
+    def failed(self, url: str, kind: str, error: str, attempts: int = 1) -> None:
+        self._event("failed", url=url, kind=kind, status=None, error=error, at=now_iso(),
+                    attempts=attempts)
 
     def close(self) -> None:
         self._warc.close()

@@ -18,23 +18,27 @@ Links are canonicalized before they are requested, so an article linked twice (s
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
 from scrapy import signals
 from scrapy.http import Response
+from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
 from sites import SiteProfile, load_profile
 from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
 from spiders.archive import CrawlArchive
+from spiders.failures import failure_reason
 
 LISTING_PRIORITY = 10
 MODES = ("full", "incremental", "discover", "urls")
@@ -48,6 +52,8 @@ class NewsSpider(scrapy.Spider):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.profile: SiteProfile = load_profile(site, base_url)
+        # Scrapy's offsite filter drops requests (redirects included) to any other host.
+        self.allowed_domains = [urlsplit(self.profile.base_url).hostname or ""]
         self.max_pages = int(max_pages)
         self.out_dir = out_dir
         self.run_id = run_id
@@ -117,7 +123,7 @@ class NewsSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         reached_known = False
         for url, listed, labels in self._entries(response):
-            if not on_site(url, self.profile.host):
+            if not self._article_link(url):
                 continue
             known = self.known.get(url)
             if known and listed and self.cutoff and listed < self.cutoff:
@@ -156,7 +162,7 @@ class NewsSpider(scrapy.Spider):
                                      priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
         for entry in body.xpath("/urlset/url"):
             url = canonicalize((entry.xpath("loc/text()").get() or "").strip())
-            if not on_site(url, self.profile.host):
+            if not self._article_link(url):
                 continue
             lastmod = parse_iso(entry.xpath("lastmod/text()").get(), tz)
             published = parse_iso(entry.xpath(".//publication_date/text()").get(), tz)
@@ -185,6 +191,16 @@ class NewsSpider(scrapy.Spider):
                                                                   self.until.month)
         return lastmod is None or self.cutoff is None or lastmod >= self.cutoff
 
+    def _article_link(self, url: str) -> bool:
+        """On the site and not a file (PDF, image, …): worth requesting as an article."""
+        extension = posixpath.splitext(urlsplit(url).path)[1].lstrip(".").lower()
+        if on_site(url, self.profile.host) and extension not in IGNORED_EXTENSIONS:
+            return True
+        self.logger.debug("Not an article link, not requested: %s", url)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("newscorpus/ignored_links")
+        return False
+
     def _in_window(self, moment: datetime) -> bool:
         return (self.since is None or moment >= self.since) and \
             (self.until is None or moment < self.until)
@@ -209,8 +225,7 @@ class NewsSpider(scrapy.Spider):
         if known.get("last_modified"):
             headers["If-Modified-Since"] = known["last_modified"]
         return scrapy.Request(url, callback=self.parse_article, errback=self._failed,
-                              headers=headers,
-                              meta={"kind": "article", "handle_httpstatus_all": True})
+                              headers=headers, meta={"kind": "article"})
 
     def parse_article(self, response: Response) -> None:
         """Nothing to do: the response is archived by `_archive_response`."""
@@ -221,7 +236,9 @@ class NewsSpider(scrapy.Spider):
         requested = (request.meta.get("redirect_urls") or [request.url])[0]
         self.archive.fetched(response.url, requested, request.meta.get("kind", "other"),
                              response.status, _reason(response.status),
-                             list(_header_pairs(response)), response.body)
+                             list(_header_pairs(response)), response.body,
+                             attempts=request.meta.get("retry_times", 0) + 1,
+                             note=request.meta.get("give_up_reason"))
 
     def _failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -231,7 +248,8 @@ class NewsSpider(scrapy.Spider):
         assert self.archive is not None
         requested = (request.meta.get("redirect_urls") or [request.url])[0]
         self.archive.failed(requested, request.meta.get("kind", "other"),
-                            f"{failure.type.__name__}: {failure.getErrorMessage()}")
+                            failure_reason(failure),
+                            attempts=request.meta.get("retry_times", 0) + 1)
 
     def _close_archive(self, spider: scrapy.Spider) -> None:
         if self.archive is not None:

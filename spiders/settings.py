@@ -13,10 +13,13 @@ NEWSPIDER_MODULE = "spiders"
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
-DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
-RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.retry.BackoffRetryMiddleware": 550,
+    "spiders.redirects.RedirectGuardMiddleware": 650,  # sees each 3xx before RedirectMiddleware
+}
 REDIRECT_MAX_TIMES = 5
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -46,4 +49,8 @@ def for_profile(profile: SiteProfile) -> dict[str, Any]:
         "CONCURRENT_REQUESTS_PER_DOMAIN": int(crawl["concurrent_requests"]),
         "DOWNLOAD_MAXSIZE": int(crawl["max_page_bytes"]),
         "DOWNLOAD_WARNSIZE": int(crawl["max_page_bytes"]) // 2,
+        "DOWNLOAD_TIMEOUT": float(crawl["download_timeout"]),
+        "RETRY_TIMES": int(crawl["retries"]),
+        "RETRY_BACKOFF_BASE": float(crawl["retry_backoff"]),
+        "RETRY_AFTER_MAX": float(crawl["retry_after_max"]),
     }

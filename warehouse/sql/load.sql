@@ -87,7 +87,8 @@ SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
        CAST(f.warc_length AS BIGINT), f.etag, f.last_modified,
        coalesce(f.article_id, a.article_id),
        CASE WHEN f.outcome = 'not_modified' THEN 'unchanged'
-            ELSE coalesce(o.outcome, f.outcome) END
+            ELSE coalesce(o.outcome, f.outcome) END,
+       f.content_type, CAST(f.attempts AS INTEGER)
 FROM batch_fetches f
 LEFT JOIN run_outcomes o ON f.article_id = o.article_id AND f.outcome = 'loaded'
 LEFT JOIN articles a ON f.outcome = 'not_modified' AND a.url = f.url;

@@ -29,10 +29,12 @@ SELECT status FROM crawl_runs WHERE run_id = $run_id AND status = 'completed';
 -- name: archived_responses
 -- The newest archived 200 response of each article, optionally of one run or a publication
 -- window: what reprocessing re-extracts.
-SELECT f.url, f.warc_file, f.warc_offset, f.fetched_at, f.etag, f.last_modified
+SELECT f.url, f.warc_file, f.warc_offset, f.fetched_at, f.etag, f.last_modified,
+       f.content_type
 FROM fetches f
 LEFT JOIN articles a ON a.url = f.url
 WHERE f.kind = 'article' AND f.status = 200 AND f.warc_file IS NOT NULL
+  AND f.outcome IS DISTINCT FROM 'failed'  -- not a page (a PDF, say)
   AND ($run_id IS NULL OR f.run_id = $run_id)
   AND ($since IS NULL OR a.published_at >= CAST($since AS TIMESTAMPTZ))
   AND ($until IS NULL OR a.published_at < CAST($until AS TIMESTAMPTZ))

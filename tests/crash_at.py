@@ -1,0 +1,52 @@
+"""`newscorpus run ARGS...`, killed with SIGKILL at a chosen point (for test_crash.py).
+
+    python tests/crash_at.py STAGE -- run --base-url ... --db ... --data-dir ...
+
+STAGE is where the process kills itself: `extract` (at the 50th page), `validate` (as the
+suite starts) or `load` (inside the load's transaction, after the merge into `articles`).
+A kill during the crawl needs no help: the test kills the process group from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _kill_on(function: Callable[..., Any], when: Callable[..., bool],
+             after: bool = False) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not after and when(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = function(*args, **kwargs)
+        if after and when(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapped
+
+
+def main() -> None:
+    stage, args = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
+    from flows import process
+    from newscorpus.cli import app
+    from warehouse import queries
+
+    if stage == "extract":
+        calls = iter(range(10**9))
+        process.extract_article = _kill_on(process.extract_article,
+                                           lambda *a, **k: next(calls) == 50)
+    elif stage == "validate":
+        process.validate = _kill_on(process.validate, lambda *a, **k: True)
+    elif stage == "load":
+        queries.run = _kill_on(queries.run, lambda con, name, **k: name == "merge_articles",
+                               after=True)
+    else:
+        raise SystemExit(f"unknown stage {stage!r}")
+    app(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Crash safety: a SIGKILL at any stage, then a rerun, ends where an uninterrupted run does.
+
+Each stage is killed for real, in a separate process: the crawl from outside (the process
+group, once the archive holds 100 responses), extraction, validation and the load from inside
+(tests/crash_at.py). The rerun and the uninterrupted run go through the flow in this process.
+Run ids and wall-clock columns differ between any two runs, so the comparison is of content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_cli import NEWSCORPUS
+from test_incremental import checksums
+
+from spiders.archive import MANIFEST_NAME, read_manifest
+from warehouse.db import connect
+
+CRASH_SCRIPT = Path(__file__).with_name("crash_at.py")
+CONTENT = {
+    "articles": "article_id, url, content_hash, title, body, tags, labels, version, site, "
+                "published_at, modified_at",
+    "article_versions": "article_id, version, content_hash, body",
+    "article_tags": "article_id, tag",
+    "crawl_runs": "mode, status, discovered, fetched, new, updated, unchanged, quarantined, "
+                  "failed, not_modified",
+    "fetches": "url, kind, status, outcome, article_id",
+    "quarantine": "url, reasons",
+    "validation_results": "expectation, \"column\", success, unexpected_count",
+}
+
+
+def _run(base_url: str, root: Path) -> dict[str, Any]:
+    from flows.pipeline import news_pipeline
+
+    return news_pipeline(site="demo", base_url=base_url, db=str(root / "corpus.duckdb"),
+                         data_dir=str(root))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(demo, prefect_backend, tmp_path_factory) -> dict[str, tuple]:
+    root = tmp_path_factory.mktemp("uninterrupted")
+    _run(demo.base_url, root)
+    return checksums(root / "corpus.duckdb", CONTENT)
+
+
+def _cli_args(base_url: str, root: Path) -> list[str]:
+    return ["run", "--base-url", base_url, "--db", str(root / "corpus.duckdb"),
+            "--data-dir", str(root)]
+
+
+def _kill_during_crawl(base_url: str, root: Path) -> None:
+    process = subprocess.Popen([NEWSCORPUS, *_cli_args(base_url, root)], cwd=root,
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while True:
+        manifests = list(root.glob(f"archive/demo/*/{MANIFEST_NAME}"))
+        if manifests and sum(e["event"] == "fetched"
+                             for e in read_manifest(manifests[0].parent)) >= 100:
+            break
+        assert process.poll() is None and time.monotonic() < deadline, "the crawl ended first"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _kill_inside(stage: str) -> Any:
+    def kill(base_url: str, root: Path) -> None:
+        log = root / "killed.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, str(CRASH_SCRIPT), stage, "--",
+                                        *_cli_args(base_url, root)], cwd=root, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+            code = process.wait(timeout=300)
+        with contextlib.suppress(ProcessLookupError):  # what it left: Prefect's server
+            os.killpg(process.pid, signal.SIGKILL)
+        assert code == -signal.SIGKILL, log.read_text()[-2000:]
+    return kill
+
+
+@pytest.mark.parametrize("stage", ["crawl", "extract", "validate", "load"])
+def test_rerun_after_a_kill_ends_in_the_uninterrupted_state(stage, demo, uninterrupted,
+                                                            tmp_path):
+    kill = _kill_during_crawl if stage == "crawl" else _kill_inside(stage)
+    kill(demo.base_url, tmp_path)
+    db = tmp_path / "corpus.duckdb"
+    if db.exists():  # whatever the kill left must be readable, and hold no run
+        con = connect(db, read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM crawl_runs").fetchone()[0] == 0
+            assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+        finally:
+            con.close()
+    summary = _run(demo.base_url, tmp_path)
+    assert summary["status"] == "completed"
+    assert checksums(db, CONTENT) == uninterrupted
+
+
+def test_a_partial_warc_record_is_never_read(tmp_path):
+    """A crawl killed mid-write leaves half a record and maybe half a manifest line."""
+    from flows.archive_index import fetch_table
+    from spiders.archive import WARC_NAME, CrawlArchive, read_payloads
+
+    archive = CrawlArchive(tmp_path, "torn", "test")
+    pages = {f"http://127.0.0.1:1/page-{i}": f"<html><title>{i}</title></html>".encode()
+             for i in range(2)}
+    for url, body in pages.items():
+        archive.discovered(url)
+        archive.fetched(url, url, "article", 200, "OK", [(b"Content-Type", b"text/html")], body)
+    archive.discovered("http://127.0.0.1:1/page-2")
+    archive.close()
+    whole = (tmp_path / WARC_NAME).read_bytes()
+    with open(tmp_path / WARC_NAME, "ab") as warc:  # half of a third record...
+        warc.write(whole[len(whole) // 2:])
+    with open(tmp_path / MANIFEST_NAME, "a") as manifest:  # ...and a torn line
+        manifest.write('{"event": "fetched", "url": "http://127.0.0.1:1/pa')
+
+    fetches = fetch_table(tmp_path).set_index("url")
+    fetched = fetches[fetches["warc_offset"].notna()]
+    assert sorted(fetched.index) == sorted(pages)
+    offsets = set(fetched["warc_offset"].astype(int))
+    bodies = [body for _, _, body in read_payloads(tmp_path / WARC_NAME, offsets)]
+    assert sorted(bodies) == sorted(pages.values())
+    assert fetches.loc["http://127.0.0.1:1/page-2", "outcome"] == "failed"
