@@ -547,14 +547,14 @@ def sites() -> None:
 
 def main() -> int:
     """Run the CLI; usage errors are Click's (exit 2), known failures one line, others one line."""
-    from sites import UnknownSiteError
+    from sites import BadBaseUrlError, UnknownSiteError
     from warehouse.db import WarehouseBusyError, WarehouseMissingError
 
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0
-    except (UsageError, UnknownSiteError, WarehouseMissingError) as error:
+    except (UsageError, UnknownSiteError, BadBaseUrlError, WarehouseMissingError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2
     except WarehouseBusyError as error:

@@ -13,9 +13,14 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 PROFILE_DIR = Path(__file__).parent
+
+
+class BadBaseUrlError(ValueError):
+    """A base URL the crawler must not use: not http(s), no host, or with credentials."""
 
 
 class UnknownSiteError(ValueError):
@@ -72,6 +77,23 @@ def _read(name: str) -> dict[str, Any]:
     return merged
 
 
+def check_base_url(url: str) -> str:
+    """The base URL without a trailing slash, or a clear error.
+
+    Credentials are refused rather than hidden: a base URL is logged, stored in every run's
+    row and in Prefect's flow-run parameters, so a password in it would leak everywhere.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadBaseUrlError(f"base URL {url!r} must be http:// or https:// with a host")
+    if parts.username or parts.password:
+        raise BadBaseUrlError("base URL must not carry credentials (user:password@): they "
+                              "would be logged and stored with every run")
+    if parts.query or parts.fragment:
+        raise BadBaseUrlError(f"base URL {url!r} must not have a query or fragment")
+    return url.rstrip("/")
+
+
 def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
     data = _read(name)
     if base_url:
@@ -79,7 +101,7 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
     return SiteProfile(
         name=data["name"],
         title=data["title"],
-        base_url=data["base_url"].rstrip("/"),
+        base_url=check_base_url(data["base_url"]) if data["base_url"] else "",
         timezone=data["timezone"],
         languages=tuple(data["languages"]),
         founded=date.fromisoformat(data["founded"]),

@@ -81,6 +81,23 @@ def test_unknown_site(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (("backfill", "--since", "2025-13-01", "--until", "2025-01-02"),
+     "--since: '2025-13-01' is not a date"),
+    (("backfill", "--since", "2025-01-09", "--until", "2025-01-02"), "is before --since"),
+    (("reprocess", "--since", "yesterday"), "'yesterday' is not a date"),
+    (("run", "--base-url", "ftp://example.org"), "must be http:// or https://"),
+    (("run", "--base-url", "http://reader:s3cret@127.0.0.1:9"), "must not carry credentials"),
+    (("quarantine", "list", "--db", "missing.duckdb"), "no database at missing.duckdb"),
+    (("demo-site", "--faults", "5xx=lots"), "--faults: fault '5xx': 'lots' is not a number"),
+])
+def test_bad_arguments_get_one_clear_line_and_touch_nothing(tmp_path, args, message):
+    result = newscorpus(*args, cwd=tmp_path)
+    assert_one_line_error(result, 2, message)
+    assert "s3cret" not in result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unreachable_site_fails_clearly_and_is_recorded(tmp_path):
     result = newscorpus("run", "--base-url", f"http://127.0.0.1:{free_port()}", cwd=tmp_path)
     assert_one_line_error(result, 1, "could not fetch the listing")
