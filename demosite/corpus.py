@@ -41,6 +41,9 @@ STATES: dict[str, tuple[str, str | None]] = {
 }
 BAD_STATES = tuple(state for state in STATES if state != "ok")
 DRIFTS = ("date", "body")  # layout drift: the date elements, or the text block, renamed
+# Whole layouts: the espreso mirror, and "newsroom", the same articles in other markup (no
+# structured data, other classes, a one-line date stamp) for a profile written as data only.
+LAYOUTS = ("espreso", "newsroom")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class DemoSite:
     drift: str | None = None  # one of DRIFTS: every article page changes its layout
     faults: dict[str, str] = field(default_factory=dict, compare=False)  # slug -> fault mode
     fault_links: bool = False  # the listing also links off the site and to files (`links`)
+    layout: str = "espreso"  # one of LAYOUTS
     by_slug: dict[str, DemoArticle] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +109,11 @@ class DemoSite:
         if drift is not None and drift not in DRIFTS:
             raise ValueError(f"unknown drift {drift!r}; one of {', '.join(DRIFTS)}")
         return replace(self, drift=drift)
+
+    def with_layout(self, layout: str) -> DemoSite:
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+        return replace(self, layout=layout)
 
     def with_faults(self, spec: dict[str, float]) -> DemoSite:
         """The same corpus with fault modes (demosite.faults) on some of its healthy articles.

@@ -46,6 +46,17 @@ def date_line(moment: datetime, lang: str = "en") -> str:
             f"{_WEEKDAYS[lang][local.weekday()]}")
 
 
+def stamp(moment: datetime) -> str:
+    """The newsroom layout's date stamp: "Fri 24 Jan 2025, 10:37" (site time)."""
+    local = moment.astimezone(KYIV)
+    return (f"{_WEEKDAYS['en'][local.weekday()][:3]} {local.day} "
+            f"{_MONTHS['en'][local.month - 1][:3]} {local.year}, {local:%H:%M}")
+
+
+def _template(site: DemoSite, name: str) -> Any:
+    return _ENV.get_template(name if site.layout == "espreso" else f"{site.layout}/{name}")
+
+
 def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[str, Any]]:
     days = []
     for day, group in groupby(articles, key=lambda a: a.published.astimezone(KYIV).date()):
@@ -53,6 +64,7 @@ def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[s
             "time": a.published.astimezone(KYIV).strftime("%H:%M"),
             "title": a.revision_at(site.as_of).title,
             "href": site.link(a),
+            "stamp": stamp(a.published),
             "slug": a.slug,
             "labels": a.labels_at(site.as_of),
             "image_alt": a.image[0] if a.image else None,
@@ -73,7 +85,7 @@ def listing(site: DemoSite, page: int, offsite_url: str = "") -> str | None:
     if page == 1 and (tracked := site.article(site.tracked_slug)) is not None:
         pinned = {"href": f"/{tracked.slug}{TRACKING_QUERY}",
                   "title": tracked.revision_at(site.as_of).title}
-    return _ENV.get_template("listing.html").render(
+    return _template(site, "listing.html").render(
         lang="en", page_title="News" if page == 1 else f"News, page {page}", pinned=pinned,
         extra_links=ignored_links(site, offsite_url) if page == 1 else [],
         days=_feed_days(site, articles),
@@ -134,9 +146,16 @@ def _blocks(site: DemoSite, a: DemoArticle) -> tuple[tuple[str, str], ...]:
     return blocks
 
 
-def _date_line(a: DemoArticle) -> str | None:
+def _date_line(site: DemoSite, a: DemoArticle) -> str | None:
     if a.state == "missing_date":
         return None
+    if site.layout == "newsroom":  # no structured data: the stamp carries the page's defect
+        shown = a.published + timedelta(days=6 * 365) if a.state == "future_date" \
+            else a.published
+        line = stamp(shown)
+        if a.state == "weekday_mismatch":
+            line = stamp(shown + timedelta(days=1))[:3] + line[3:]
+        return line
     line = a.date_line or date_line(a.published, a.lang)
     if a.state == "weekday_mismatch":  # the weekday of the day after
         line = line.rsplit(" ", 1)[0] + " " + date_line(
@@ -154,12 +173,12 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
         if a.state == "future_date" else a.published
     if site.drift == "date":
         published = None
-    return _ENV.get_template("article.html").render(
+    return _template(site, "article.html").render(
         lang=a.lang, page_title=rev.title, a=a, rev=rev, url=url, image_url=image_url,
         labels=a.labels_at(site.as_of),
         blocks=_blocks(site, a),
         tags=[(t, tag_slug(t)) for t in a.tags],
-        date_line=_date_line(a),
+        date_line=_date_line(site, a),
         time_line=a.published.astimezone(KYIV).strftime("%H:%M"),
         date_class="article__published-date" if site.drift == "date" else "article__date",
         time_class="article__published-time" if site.drift == "date" else "article__time",

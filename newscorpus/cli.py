@@ -467,6 +467,9 @@ def demo_site(
     drift: Annotated[str | None, typer.Option(
         help="Change every article page's layout: `date` (date elements renamed, no "
              "structured dates) or `body` (text block renamed).")] = None,
+    layout: Annotated[str, typer.Option(
+        help="`espreso` (the mirror of the live site) or `newsroom` (the same articles in "
+             "other markup, without structured data).")] = "espreso",
     faults: Annotated[str | None, typer.Option(
         help="Fault modes: `all` (each on 2 articles, plus off-site and file links), or "
              "shares/counts per mode, e.g. `5xx=0.05,timeout=0.02,hang=3`. The modes and "
@@ -476,7 +479,7 @@ def demo_site(
     quiet: Annotated[bool, typer.Option(help="Do not log each request.")] = False,
 ) -> None:
     """Serve the built-in demo site (a mirror of the espreso layout) until Ctrl-C."""
-    from demosite.corpus import DRIFTS, build_site
+    from demosite.corpus import DRIFTS, LAYOUTS, build_site
     from demosite.faults import parse_spec
     from demosite.server import serve_forever
 
@@ -486,7 +489,9 @@ def demo_site(
         spec = parse_spec(faults) if faults else {}
     except ValueError as error:
         raise UsageError(f"--faults: {error}") from None
-    site = build_site(articles, seed).drifted(drift).with_faults(spec)
+    if layout not in LAYOUTS:
+        raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    site = build_site(articles, seed).drifted(drift).with_layout(layout).with_faults(spec)
     if as_of:
         site = site.at(_parse_moment(as_of, "--as-of"))
     serve_forever(site, port, verbose=not quiet, prerender=prerender)

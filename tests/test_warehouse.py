@@ -20,8 +20,9 @@ from expectations.validate import RESULT_COLUMNS
 from extract.article import extract_article
 from extract.clean import clean
 from extract.record import CORPUS_COLUMNS
+from flows.archive_index import FETCH_COLUMNS
 from sites import load_profile
-from warehouse.db import WarehouseBusyError, WarehouseMissingError, connect
+from warehouse.db import MIGRATIONS, WarehouseBusyError, WarehouseMissingError, connect
 from warehouse.load import AccountingError, Batch, RunInfo, load_run
 
 BASE = "http://127.0.0.1:9"
@@ -42,9 +43,9 @@ def make_batch(indices: list[int], edit: int | None = None) -> Batch:
     fetches = pd.DataFrame({
         "url": articles["url"], "kind": "article", "status": 200, "error": None,
         "fetched_at": T0.isoformat(), "warc_file": "crawl.warc.gz", "warc_offset": 0,
-        "warc_length": 1, "etag": None, "last_modified": None, "final_url": articles["url"],
-        "article_id": articles["article_id"],
-        "outcome": "loaded"})
+        "warc_length": 1, "etag": None, "last_modified": None, "content_type": "text/html",
+        "attempts": 1, "final_url": articles["url"], "article_id": articles["article_id"],
+        "outcome": "loaded"}, columns=FETCH_COLUMNS)
     return Batch(articles, fetches,
                  pd.DataFrame(columns=["article_id", "url", "reasons", "record"]),
                  pd.DataFrame(columns=RESULT_COLUMNS))
@@ -71,7 +72,7 @@ def test_migrations_apply_once(tmp_path):
     con = connect(db)
     try:
         assert [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()] \
-            == ["001_corpus"]
+            == sorted(p.stem for p in MIGRATIONS.glob("*.sql"))
     finally:
         con.close()
 
