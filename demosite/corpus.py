@@ -70,6 +70,7 @@ class DemoArticle:
     template_key: str | None = None
     state: str = "ok"
     date_line: str | None = None  # the seed's own date line, verbatim
+    authors: tuple[str, ...] = ()
 
     def revision_at(self, moment: datetime) -> Revision:
         return [r for r in self.revisions if r.modified <= moment][-1]
@@ -247,6 +248,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
             opengraph=rng.random() < 0.85 and state not in ("missing_date", "future_date"),
             template_key=rng.choice(vocab.TEMPLATE_KEYS) if index in leaked else None,
             state=state,
+            authors=vocab.authors(index, seed),
         ))
     tracked_slug = next(a.slug for a in articles if a.index == tracked)
     return DemoSite(tuple(articles), as_of, tracked_slug, seed, size)

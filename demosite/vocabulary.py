@@ -9,6 +9,8 @@ import unicodedata
 from demosite.seed import LABELS
 
 SECTIONS = ("News", "Politics", "War", "Economy", "World", "Opinion")
+AUTHORS = ("Olena Kovalenko", "Taras Melnyk", "Iryna Shevchuk", "Andrii Bondar",
+           "Kateryna Lysenko", "Dmytro Hnatiuk", "Maria Savchenko", "Serhii Tkachenko")
 
 TAGS = (
     "Ukraine", "Russia", "NATO", "Donald Trump", "Volodymyr Zelenskyy", "European Union",
@@ -132,3 +134,10 @@ def labels(rng: random.Random) -> tuple[str, ...]:
 def image(rng: random.Random) -> tuple[str, str] | None:
     return (_fill(rng, "{place}, illustrative photo"), rng.choice(_CAPTIONS)) \
         if rng.random() < 0.7 else None
+
+
+def authors(index: int, seed: int) -> tuple[str, ...]:
+    """One byline in five is shared by two. Its own generator, so that adding bylines left
+    every other generated value as it was."""
+    rng = random.Random(f"authors-{seed}-{index}")
+    return tuple(rng.sample(AUTHORS, 2 if rng.random() < 0.2 else 1))

@@ -25,6 +25,7 @@ class Article:
     modified_at: datetime | None = None
     date_line: str | None = None     # the page's date line as printed: "24 January, 2025 Friday"
     tags: list[str] = field(default_factory=list)    # tag slugs, as the site's tag pages name them
+    authors: list[str] = field(default_factory=list)  # bylines' names, in the page's order
     labels: list[str] = field(default_factory=list)  # "Exclusive", "Review", "Updated", …
     body: str = ""                   # paragraphs and subheadings, blank-line separated
     image_url: str | None = None

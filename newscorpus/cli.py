@@ -320,10 +320,14 @@ def extract_command(
     url: Annotated[str | None, typer.Option(help="The URL of an HTML file's page.")] = None,
     fmt: Annotated[str, typer.Option(
         "--format", help="jsonl (one line a page) or json.")] = "jsonl",
+    jobs: Annotated[int, typer.Option(
+        min=0, help="Processes to extract with; 0 = one per core.")] = 0,
 ) -> None:
     """Extract articles from saved pages, offline; prints one JSON object per page."""
-    from extract.article import extract_article
+    from collections import deque
+
     from extract.inputs import pages
+    from extract.parallel import extract_many
     from sites import available_sites, load_profile
     from sites.urls import on_site
 
@@ -335,19 +339,26 @@ def extract_command(
     profiles = [load_profile(name) for name in available_sites()] if site == "auto" else []
     fixed = None if site == "auto" else load_profile(site)
     generic = load_profile("generic")
-    records = []
-    for path in inputs:
+    used: deque[str] = deque()  # the profile of each page handed out, in order
+
+    def jobs_of(path: Path) -> Any:
         for page_url, body, content_type in pages(path, url):
             profile = fixed or next((p for p in profiles if p.base_url and on_site(
                 page_url, p.host)), generic)
-            record = extract_article(body, page_url, profile, content_type)
+            used.append(profile.name)
+            yield body, page_url, profile, content_type
+
+    records = []
+    for path in inputs:
+        for record in extract_many(jobs_of(path), jobs):
             records.append({
                 "url": record.url, "title": record.title,
                 "published_at": record.published_at.isoformat() if record.published_at
                 else None,
                 "modified_at": record.modified_at.isoformat() if record.modified_at else None,
-                "body": record.body, "tags": record.tags, "lang": record.lang,
-                "section": record.section, "site": profile.name,
+                "body": record.body, "tags": record.tags, "authors": record.authors,
+                "lang": record.lang,
+                "section": record.section, "site": used.popleft(),
                 "provenance": record.provenance})
             if fmt == "jsonl":
                 print(json.dumps(records.pop(), ensure_ascii=False))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from demosite import render
 from demosite.corpus import build_site
 from extract.article import extract_article
@@ -129,6 +131,8 @@ def test_extract_command_on_html_and_warc_files(tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2 and {r["url"] for r in rows} == {url}
     for row in rows:
+        assert set(row) == {"url", "title", "published_at", "modified_at", "body", "tags",
+                            "authors", "lang", "section", "site", "provenance"}
         assert row["title"].startswith("EU supports Zelenskyy’s call")
         assert row["published_at"] == "2025-01-24T12:37:00+02:00"
         assert row["provenance"]["published_at"] == "jsonld"
@@ -162,3 +166,19 @@ def test_generic_path_agrees_with_the_demo_profile():
         f1s.append(2 * precision * recall / (precision + recall) if hits else 0.0)
     assert titles / len(pages) >= 0.95 and times / len(pages) >= 0.95
     assert sum(f1s) / len(f1s) >= 0.95
+
+
+@pytest.mark.parametrize(("markup", "expected", "layer"), [
+    ('<script type="application/ld+json">{"@type": "NewsArticle", "author": [{"@type": '
+     '"Person", "name": "Ann Lee"}, "Bo Yang", {"name": "Ann Lee"}]}</script>',
+     ["Ann Lee", "Bo Yang"], "jsonld"),
+    ('<meta name="author" content="By Ann Lee"><meta property="article:author" '
+     'content="https://facebook.com/annlee">', ["Ann Lee"], "meta"),
+    ('<a rel="author" href="/people/bo">Bo Yang</a>', ["Bo Yang"], "generic"),
+    ("<p>No byline.</p>", [], None),
+])
+def test_authors_come_from_the_first_layer_that_names_them(markup, expected, layer):
+    html = f"<html><head>{markup}</head><body><h1>T</h1>{markup}</body></html>".encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert record.authors == expected
+    assert record.provenance.get("authors") == layer

@@ -50,6 +50,17 @@ def test_tags_match_truth_and_article_tags(two_runs, truth, query):
     assert pairs == sum(len(a["tags"]) for a in _expected(truth, "loaded"))
 
 
+def test_authors_match_truth_from_structured_data_or_the_byline(two_runs, truth, query):
+    stored = {url: (authors, layer) for url, authors, layer in query(
+        "SELECT url, authors, provenance->>'authors' FROM articles")}
+    layers = set()
+    for article in _expected(truth, "loaded"):
+        authors, layer = stored[article["url"]]
+        assert (authors or []) == article["authors"], article["url"]
+        layers.add(layer if article["authors"] else None)
+    assert layers == {"jsonld", "selector", None}  # pages without JSON-LD use the byline
+
+
 def test_quarantined_pages_have_reasons(two_runs, truth, query):
     held = {url: reasons for url, reasons in
             query("SELECT url, reasons FROM quarantine WHERE run_id = ?",

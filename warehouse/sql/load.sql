@@ -19,7 +19,7 @@ SELECT article_id, url, canonical_url, title, subtitle, section, lang,
        CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ), date_line,
        CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
        has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
-       $run_id, CAST($seen_at AS TIMESTAMPTZ)
+       $run_id, CAST($seen_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[])
 FROM batch_articles;
 
 -- name: classify
@@ -47,7 +47,7 @@ WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
     modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
-    body = s.body,
+    authors = s.authors, body = s.body,
     image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
@@ -55,17 +55,18 @@ WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
 -- A re-fetch with no change only records that the article was seen; reprocessing an
 -- archive sees nothing new, so it leaves unchanged rows alone.
 WHEN MATCHED AND $mode <> 'reprocess' THEN UPDATE SET
-    labels = s.labels, last_seen_at = s.seen_at, last_run_id = s.run_id
+    labels = s.labels, authors = s.authors, last_seen_at = s.seen_at, last_run_id = s.run_id
 WHEN NOT MATCHED THEN INSERT (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
-    content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site)
+    content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site,
+    authors)
 VALUES (
     s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
     s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url,
     s.image_caption,
     s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
-    s.seen_at, s.run_id, $site);
+    s.seen_at, s.run_id, $site, s.authors);
 
 -- name: touch_not_modified
 -- A conditional re-fetch answered 304: the stored version is still current.
