@@ -8,7 +8,8 @@ It serves a pre-rendered demo site from its own process, then measures, on the s
 - extract, clean, validate, load, each alone;
 - trafilatura's `extract` on the same archived pages (the library one would reach for);
 - the whole `news_pipeline` flow (Prefect's start-up excluded), and a no-change incremental
-  run after it; the file sizes; and the analytics query "daily counts by tag over a month".
+  run after it; the file sizes; and the analytics query "daily counts by tag over a month";
+- with --backfill, a backfill of the whole site in week chunks (time, peak RSS).
 CPU seconds and peak RSS are per process (children through wait4). Prints a table; writes JSON.
 This is not a test: it asserts nothing, it reports.
 """
@@ -80,7 +81,20 @@ def serve_demo(articles: int) -> tuple[subprocess.Popen[str], str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure(articles: int, sample: int) -> dict[str, Any]:
+def measure_backfill(base: str, truth: dict[str, Any], work: Path) -> dict[str, Any]:
+    """`newscorpus backfill` over the whole site in week chunks, as its own process (tree):
+    wall time and the peak RSS of any one process in it (Prefect's temporary server too)."""
+    days = sorted(a["published_at"][:10] for a in truth["articles"])
+    run = child([sys.executable, "-m", "newscorpus", "backfill", "--since", days[0],
+                 "--until", days[-1], "--chunk", "week", "--base-url", base,
+                 "--db", str(work / "backfill.duckdb"), "--data-dir", str(work / "backfill")],
+                cwd=work)
+    with urllib.request.urlopen(f"{base}/__truth__", timeout=60):
+        pass  # the site still answers: the backfill did not take it down
+    return {**run, "days": len(set(days)), "first": days[0], "last": days[-1]}
+
+
+def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
     from expectations.validate import validate
     from extract.article import extract_article
     from extract.clean import clean
@@ -185,6 +199,8 @@ def measure(articles: int, sample: int) -> dict[str, Any]:
         finally:
             con.close()
         out["query_daily_tag_counts_ms"] = statistics.median(timings) * 1000
+        if backfill:
+            out["backfill"] = measure_backfill(base, truth, work)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -217,6 +233,9 @@ def table(results: dict[str, Any]) -> str:
               f"daily counts by tag over a month: {results['query_daily_tag_counts_ms']:.1f} ms",
               f"DuckDB file {results['sizes_mib']['duckdb']:.1f} MiB, "
               f"WARC {results['sizes_mib']['warc']:.1f} MiB"]
+    if backfill := results.get("backfill"):
+        lines.append(f"backfill {backfill['first']}..{backfill['last']} in week chunks: "
+                     f"{backfill['seconds']:.0f} s, peak RSS {backfill['rss_mib']:.0f} MiB")
     return "\n".join(lines)
 
 
@@ -226,8 +245,10 @@ def main() -> int:
     parser.add_argument("--trafilatura-sample", type=int, default=1000,
                         help="pages for the trafilatura baseline (it is slow)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--backfill", action="store_true",
+                        help="also backfill the whole site, week by week (minutes at 50k)")
     args = parser.parse_args()
-    results = measure(args.articles, args.trafilatura_sample)
+    results = measure(args.articles, args.trafilatura_sample, args.backfill)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
