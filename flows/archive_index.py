@@ -59,7 +59,8 @@ def fetch_table(run_dir: Path) -> pd.DataFrame:
     for url in discovered:
         rows.setdefault(("article", url), {
             "url": url, "kind": "article", "status": None,
-            "error": "not fetched: the crawl ended before this URL was requested",
+            "error": "not fetched: the crawl ended before requesting it, or it redirected to "
+                     "a URL this run had already fetched",
             "fetched_at": None, "warc_file": None, "warc_offset": None, "warc_length": None,
             "etag": None, "last_modified": None, "content_type": None, "attempts": 0,
             "final_url": url, "article_id": None, "outcome": "failed"})

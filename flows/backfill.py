@@ -48,8 +48,9 @@ def plan_chunks(discovered: list[dict[str, Any]], profile: SiteProfile, since: d
             chunks[(since, until)].append(event["url"])
             continue
         day = datetime.fromisoformat(published).astimezone(profile.tz).date()
-        start = max(chunk_start(day, chunk), since)
-        end = min(start + timedelta(days=6 if chunk == "week" else 0), until)
+        first = chunk_start(day, chunk)
+        start = max(first, since)
+        end = min(first + timedelta(days=6 if chunk == "week" else 0), until)
         chunks[(start, end)].append(event["url"])
     return dict(sorted(chunks.items()))
 

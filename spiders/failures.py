@@ -18,7 +18,6 @@ _REASONS: tuple[tuple[type[BaseException], str, str], ...] = (
     (DownloadTimeoutError, "", "timed out"),
     (IgnoreRequest, "robots.txt", "disallowed by robots.txt"),
     (IgnoreRequest, "max redirections", "too many redirects (a redirect loop?)"),
-    (IgnoreRequest, "offsite", "redirected off the site"),
     (IgnoreRequest, "DOWNLOAD_MAXSIZE", "too large once decompressed"),
     (DownloadCancelledError, "max size", "too large"),
     (DownloadConnectionRefusedError, "", "connection refused"),
