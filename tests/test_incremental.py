@@ -19,6 +19,7 @@ from test_cli import NEWSCORPUS
 from demosite.corpus import DEFAULT_AS_OF, build_site
 from demosite.render import sitemap_index
 from demosite.server import start
+from reports.search import search
 from warehouse.db import connect
 
 T1 = datetime.fromisoformat("2025-02-03T00:00:00+02:00")
@@ -198,6 +199,9 @@ def test_backfill_loads_the_window_exactly_and_twice_changes_nothing(
     assert first["chunks"] == 5
     stored = {r[0] for r in rows(db, "SELECT url FROM articles")}
     assert stored == {a["url"] for a in in_window if a["expected"] == "loaded"}
+    newest = max((a for a in in_window if a["expected"] == "loaded"),
+                 key=lambda a: a["published_at"])
+    assert newest["url"] in {hit["url"] for hit in search(db, newest["title"], limit=50)}
     before = checksums(db)
     second = _backfill(demo.base_url, db, tmp_path, "2025-01-20", "2025-01-24")
     assert second["skipped_chunks"] == 5 and second["discovered"] == 0

@@ -72,8 +72,13 @@ def _check_accounting(summary: dict[str, Any]) -> None:
             + ", ".join(f"{o} {summary[o]}" for o in OUTCOMES) + f" add up to {total}")
 
 
-def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -> dict[str, Any]:
-    """Load the batch; returns the run's row of `crawl_runs` as a dict."""
+def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime,
+             search_index: bool = True) -> dict[str, Any]:
+    """Load the batch; returns the run's row of `crawl_runs` as a dict.
+
+    The search index is rebuilt after a load that changed articles, unless `search_index` is
+    false: a backfill loads many chunks and rebuilds it once, at its end.
+    """
     con = connect(db_path)
     try:
         status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
@@ -96,7 +101,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime) -
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        if summary["new"] or summary["updated"]:
+        if search_index and (summary["new"] or summary["updated"]):
             refresh_search_index(con)
         return summary
     finally:
@@ -107,6 +112,14 @@ def refresh_search_index(con: Any) -> None:
     """Rebuild the BM25 index over title, subtitle and body after the corpus changed."""
     load_fts(con)
     queries.run(con, "create_search_index")
+
+
+def rebuild_search_index(db_path: Path) -> None:
+    con = connect(db_path)
+    try:
+        refresh_search_index(con)
+    finally:
+        con.close()
 
 
 def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str,
