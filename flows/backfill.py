@@ -21,6 +21,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import settings, state
 from flows.archive_index import fetch_table
@@ -126,7 +127,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
         def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
             plan = {"mode": "urls", "urls": urls,
                     "known": {u: known[u] for u in urls if u in known}}
-            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, plan)
+            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, quote(plan))
 
         totals = dict.fromkeys(COUNTS, 0)
         pending = [start_crawl(*r) for r in runs[:concurrency]]

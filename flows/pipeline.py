@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from demosite import server as demo_server
 from demosite.corpus import build_site
@@ -62,7 +63,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
         try:
             plan = incremental_plan(db_file, profile) if mode == "incremental" else {"mode": mode}
-            crawl(profile, run_dir, run_id, plan, max_pages)
+            crawl(profile, run_dir, run_id, quote(plan), max_pages)
             fetches = fetch_table(run_dir)
             require_discovery_pages(fetches, profile)
             summary = process_archive(profile, run, fetches, db_file, drift_threshold)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.utilities.annotations import quote
 
 from expectations.validate import Validation, validate
 from extract.article import extract_article
@@ -126,7 +127,7 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     with its validation results, and the flow fails with the drift message.
     """
     records = extract(fetches, profile)
-    batch = clean_batch(records)
+    batch = clean_batch(quote(records))
     validation = validate_batch(batch, profile, run, db)
     try:
         quality.check_drift(validation, batch.articles,

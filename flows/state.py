@@ -31,14 +31,18 @@ def high_water_mark(db: Path, profile: SiteProfile) -> datetime | None:
 
 def known_urls(db: Path, profile: SiteProfile) -> dict[str, dict[str, Any]]:
     """URL -> {modified, labels, etag, last_modified}, as the spider's plan expects it."""
-    frame = _read(db, "known_urls", site=profile.name, base_url=profile.base_url + "/")
+    if not Path(db).exists():
+        return {}
+    con = connect(db, read_only=True)
+    try:
+        rows = queries.run(con, "known_urls", site=profile.name,
+                           base_url=profile.base_url + "/").fetchall()
+    finally:
+        con.close()
     known: dict[str, dict[str, Any]] = {}
-    for url, modified, labels, etag, last_modified in frame.itertuples(index=False):
-        known.setdefault(url, {
-            "modified": None if pd.isna(modified) else pd.Timestamp(modified).isoformat(),
-            "labels": list(labels) if labels is not None else [],
-            "etag": etag if isinstance(etag, str) else None,
-            "last_modified": last_modified if isinstance(last_modified, str) else None})
+    for url, modified, labels, etag, last_modified in rows:
+        known.setdefault(url, {"modified": modified, "labels": labels or [], "etag": etag,
+                               "last_modified": last_modified})
     return known
 
 
