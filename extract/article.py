@@ -27,6 +27,11 @@ _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNew
 _BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"}
 # Generic extractors: slower, and used only where a profile names them in its layers.
 _OPT_IN = {"htmldate", "trafilatura"}
+# Dublin Core meta names, in the spellings pages use.
+_DC = {"title": ("dc.title", "DC.title", "dcterms.title"),
+       "published": ("dcterms.created", "DC.date.issued", "dcterms.issued", "dc.date", "DC.date"),
+       "modified": ("dcterms.modified", "DC.date.modified"),
+       "creator": ("dc.creator", "DC.creator", "dcterms.creator")}
 _SKIP = {"script", "style", "noscript", "figure", "aside", "nav", "form", "button", "iframe"}
 
 
@@ -76,14 +81,27 @@ def _walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
             yield from _walk_jsonld(data["@graph"])
 
 
-def _meta(tree: LexborHTMLParser, key: str) -> list[str]:
-    nodes = tree.css(f'meta[property="{key}"], meta[name="{key}"]')
-    return [c for n in nodes if (c := (n.attributes.get("content") or "").strip())]
+def _meta(tree: LexborHTMLParser, *keys: str) -> list[str]:
+    """Contents of the meta tags named (or with the property) `keys`, in the keys' order."""
+    values = []
+    for key in keys:
+        nodes = tree.css(f'meta[property="{key}"], meta[name="{key}"]')
+        values += [c for n in nodes if (c := (n.attributes.get("content") or "").strip())]
+    return values
 
 
-def _meta1(tree: LexborHTMLParser, key: str) -> str | None:
-    values = _meta(tree, key)
+def _meta1(tree: LexborHTMLParser, *keys: str) -> str | None:
+    values = _meta(tree, *keys)
     return values[0] if values else None
+
+
+def _itemprop(tree: LexborHTMLParser, name: str) -> str | None:
+    """A schema.org microdata property: its content or datetime attribute, else its text."""
+    node = tree.css_first(f'[itemprop="{name}"]')
+    if node is None:
+        return None
+    attrs = node.attributes
+    return (attrs.get("content") or attrs.get("datetime") or _text(node) or None)
 
 
 def _keywords(value: Any) -> list[str]:
@@ -176,35 +194,43 @@ def extract_article(body: bytes, url: str, profile: SiteProfile,
     title_tag = tree.css_first("title")
     title = pick("title",
                  ("jsonld", lambda: ld.get("headline")),
-                 ("meta", lambda: _meta1(tree, "og:title")),
+                 ("microdata", lambda: _itemprop(tree, "headline")),
+                 ("meta", lambda: _meta1(tree, "og:title", *_DC["title"])),
                  ("selector", lambda: _text(css("title"))),
                  ("generic", lambda: _text(h1) or _text(title_tag)))
     subtitle = pick("subtitle",
                     ("jsonld", lambda: ld.get("description")),
-                    ("meta", lambda: _meta1(tree, "og:description") or _meta1(tree, "description")),
+                    ("meta", lambda: _meta1(tree, "og:description", "description")),
                     ("selector", lambda: _text(css("subtitle"))))
     def structured() -> Any:
-        return parse_iso(ld.get("datePublished"), tz) or parse_iso(
-            _meta1(tree, "article:published_time"), tz)
+        return (parse_iso(ld.get("datePublished"), tz)
+                or parse_iso(_itemprop(tree, "datePublished"), tz)
+                or parse_iso(_meta1(tree, "article:published_time", *_DC["published"]), tz))
 
     published = pick("published_at",
                      ("jsonld", lambda: parse_iso(ld.get("datePublished"), tz)),
-                     ("meta", lambda: parse_iso(_meta1(tree, "article:published_time"), tz)),
+                     ("microdata", lambda: parse_iso(_itemprop(tree, "datePublished"), tz)),
+                     ("meta", lambda: parse_iso(_meta1(tree, "article:published_time",
+                                                       *_DC["published"]), tz)),
                      ("selector", lambda: parse_date_line(_text(css("date")), _text(css("time")),
                                                           profile.dates, tz)),
                      ("time", lambda: parse_iso(_time_attr(tree), tz)),
                      ("htmldate", lambda: _htmldate(text_html, tz, structured())))
     modified = pick("modified_at",
                     ("jsonld", lambda: parse_iso(ld.get("dateModified"), tz)),
-                    ("meta", lambda: parse_iso(_meta1(tree, "article:modified_time"), tz)))
+                    ("microdata", lambda: parse_iso(_itemprop(tree, "dateModified"), tz)),
+                    ("meta", lambda: parse_iso(_meta1(tree, "article:modified_time",
+                                                      *_DC["modified"]), tz)))
     tags = pick("tags",
                 ("selector", lambda: _tag_slugs(tree.css(sel["tags"])) if "tags" in sel else None),
                 ("jsonld", lambda: _keywords(ld.get("keywords"))),
                 ("meta", lambda: _meta(tree, "article:tag")))
     authors = pick("authors",
                    ("jsonld", lambda: _people(ld.get("author"))),
-                   ("meta", lambda: _names(_meta(tree, "author") + _meta(tree, "article:author")
-                                           + _meta(tree, "dc.creator"))),
+                   ("microdata", lambda: _names(_text(n.css_first('[itemprop="name"]') or n) or ""
+                                                for n in tree.css('[itemprop="author"]'))),
+                   ("meta", lambda: _names(_meta(tree, "author", "article:author",
+                                                 *_DC["creator"]))),
                    ("selector", lambda: _names(_text(n) or "" for n in tree.css(sel["authors"]))
                     if "authors" in sel else None),
                    ("generic", lambda: _names(_text(n) or "" for n in tree.css('a[rel="author"]'))))

@@ -182,3 +182,20 @@ def test_authors_come_from_the_first_layer_that_names_them(markup, expected, lay
     record = extract_article(html, f"{BASE}/a", load_profile("generic"))
     assert record.authors == expected
     assert record.provenance.get("authors") == layer
+
+
+@pytest.mark.parametrize(("markup", "layer"), [
+    ('<div itemscope itemtype="https://schema.org/NewsArticle"><h2 itemprop="headline">Grid '
+     'repairs go on</h2><time itemprop="datePublished" datetime="2025-01-24T12:37:00+02:00">'
+     '24 Jan</time><span itemprop="author" itemscope><span itemprop="name">Ann Lee</span>'
+     '</span></div>', "microdata"),
+    ('<meta name="DC.title" content="Grid repairs go on"><meta name="dcterms.created" '
+     'content="2025-01-24T12:37:00+02:00"><meta name="DC.creator" content="Ann Lee">', "meta"),
+])
+def test_microdata_and_dublin_core_give_title_time_and_authors(markup, layer):
+    html = f"<html><head>{markup}</head><body>{markup}<p>Text.</p></body></html>".encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert record.title == "Grid repairs go on"
+    assert record.published_at == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
+    assert record.authors == ["Ann Lee"]
+    assert record.provenance["title"] == record.provenance["authors"] == layer
