@@ -17,7 +17,7 @@ class BareSpider(scrapy.Spider):
     custom_settings: ClassVar[dict[str, Any]] = {
         "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False, "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
-        "ROBOTSTXT_OBEY": True, "COOKIES_ENABLED": False,
+        "ROBOTSTXT_OBEY": True, "COOKIES_ENABLED": False, "CONCURRENT_ITEMS": 8,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"}
 
     def __init__(self, urls: str = "", **kwargs: Any) -> None:

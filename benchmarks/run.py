@@ -186,7 +186,7 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
         nothing = news_pipeline(base_url=base, db=str(db), data_dir=str(data))
         out["no_change"] = {"flow_seconds": nothing["seconds"],
                             "discovered": nothing["discovered"]}
-        warc = max(data.glob("archive/demo/*/crawl.warc.gz"), key=lambda p: p.stat().st_size)
+        warc = data / "archive" / "demo" / summary["run_id"] / WARC_NAME
         out["sizes_mib"] = {"duckdb": db.stat().st_size / 2**20,
                             "warc": warc.stat().st_size / 2**20}
         con = connect(db, read_only=True)
@@ -211,7 +211,7 @@ def table(results: dict[str, Any]) -> str:
     bare = results["bare_fetch"]["pages_per_s"]
     traf = (results.get("trafilatura") or {}).get("pages_per_s")
     lines = [f"newscorpus benchmark: {results['articles']} articles, {results['cpus']} CPUs",
-             f"{'stage':<16}{'pages/s':>10}  {'ratio':<20}{'seconds':>9}{'CPU s':>8}"
+             f"{'stage':<16}{'pages/s':>10}  {'ratio':<22}{'seconds':>9}{'CPU s':>8}"
              f"{'peak RSS MiB':>14}"]
     for stage in ("bare_fetch", "fetch_archive", "extract", "trafilatura", "clean", "validate",
                   "load", "end_to_end"):
@@ -225,7 +225,7 @@ def table(results: dict[str, Any]) -> str:
         else:
             ratio = ""
         rss = row.get("crawl_rss_mib", row["rss_mib"])
-        lines.append(f"{stage:<16}{row['pages_per_s']:>10.0f}  {ratio:<20}"
+        lines.append(f"{stage:<16}{row['pages_per_s']:>10.0f}  {ratio:<22}"
                      f"{row.get('flow_seconds', row['seconds']):>9.1f}{row['cpu']:>8.1f}"
                      f"{rss:>14.0f}")
     lines += [f"no-change incremental run: {results['no_change']['flow_seconds']:.1f} s "

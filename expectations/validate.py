@@ -35,6 +35,11 @@ RESULT_COLUMNS = ["suite", "expectation", "column", "severity", "success", "unex
                   "unexpected_percent", "sample_ids", "reason"]
 
 
+def preload() -> None:
+    """Import Great Expectations ahead of need: it takes seconds, a crawl's worth of idle time."""
+    import great_expectations  # noqa: F401
+
+
 @cache
 def _suite_json(name: str) -> dict[str, Any]:
     return json.loads((SUITE_DIR / f"{name}.json").read_text(encoding="utf-8"))

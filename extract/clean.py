@@ -58,7 +58,8 @@ def content_hash(title: str | None, subtitle: str | None, body: str, tags: list[
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
-def clean(records: list[Article]) -> CleanBatch:
+def clean_rows(records: list[Article]) -> pd.DataFrame:
+    """Each record cleaned on its own: rows of any split of a batch concatenate to the whole's."""
     frame = pd.DataFrame([asdict(r) for r in records], columns=list(ARTICLE_FIELDS))
     for column in _TEXT_COLUMNS:
         frame[column] = _normalize_text(frame[column])
@@ -75,7 +76,15 @@ def clean(records: list[Article]) -> CleanBatch:
     frame["word_count"] = frame["body"].str.split().str.len().fillna(0).astype("int64")
     frame["content_hash"] = [content_hash(*row) for row in
                              frame[["title", "subtitle", "body", "tags"]].itertuples(index=False)]
-    frame = frame[[*CORPUS_COLUMNS, *VALIDATION_ONLY]]
-    duplicated = frame["article_id"].duplicated(keep="first")
-    return CleanBatch(frame[~duplicated].reset_index(drop=True),
-                      frame[duplicated].reset_index(drop=True))
+    return frame[[*CORPUS_COLUMNS, *VALIDATION_ONLY]]
+
+
+def split_duplicates(rows: pd.DataFrame) -> CleanBatch:
+    """The batch: the first row of each article id; later rows with that id are duplicates."""
+    duplicated = rows["article_id"].duplicated(keep="first")
+    return CleanBatch(rows[~duplicated].reset_index(drop=True),
+                      rows[duplicated].reset_index(drop=True))
+
+
+def clean(records: list[Article]) -> CleanBatch:
+    return split_duplicates(clean_rows(records))

@@ -19,6 +19,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from flows import progress
+from flows.extraction import ArchiveExtraction
 from flows.runs import global_limit
 from sites import SiteProfile
 from spiders.archive import MANIFEST_NAME
@@ -32,8 +33,10 @@ class CrawlError(RuntimeError):
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any],
-          max_pages: int = 0) -> Path:
+          max_pages: int = 0, extraction: ArchiveExtraction | None = None) -> Path:
     """Crawl into `run_dir` as `plan` says; retried once, crawl failures being mostly transient.
+
+    `extraction`, when given, is handed the pages as they are archived (flows/extraction.py).
 
     At most a few crawls of one site run at once (the global concurrency limit
     `newscorpus-crawl-<site>`, where `newscorpus deploy` created it).
@@ -44,6 +47,8 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
         logger.info("The crawl of run %s finished before; reusing its archive", run_id)
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    if extraction is not None:
+        extraction.restart()
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
     log_path = run_dir / "crawl.log"
@@ -55,7 +60,7 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
     with global_limit(f"newscorpus-crawl-{profile.name}"), \
             open(log_path, "w", encoding="utf-8") as log:
         crawler = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _follow(crawler, run_dir / MANIFEST_NAME, f"Crawling {profile.name}")
+        _follow(crawler, run_dir / MANIFEST_NAME, f"Crawling {profile.name}", extraction)
     if crawler.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
         raise CrawlError(f"the crawl exited with code {crawler.returncode}; last lines of "
@@ -64,8 +69,10 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
     return run_dir
 
 
-def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str) -> None:
-    """Wait for the crawl, showing articles fetched of those discovered (when enabled)."""
+def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str,
+            extraction: ArchiveExtraction | None) -> None:
+    """Wait for the crawl, showing articles fetched of those discovered (when enabled), and
+    handing `extraction` what was archived."""
     with progress.bar(description) as update:
         discovered = answered = 0
         offset = 0
@@ -82,6 +89,8 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str) 
                         answered += '"kind": "article"' in line and '"event": "discovered"' \
                             not in line
                 update(answered, discovered or None)
+                if extraction is not None:
+                    extraction.poll()
             if crawler.poll() is None:
                 time.sleep(0.3)
             elif not manifest.exists():

@@ -2,11 +2,13 @@
 
 The crawl leaves a WARC archive and a manifest (flows/crawling.py); everything after it reads
 only the archive (flows/process.py), so a crawl and a reprocessing of an old archive share one
-path. Only the load writes DuckDB.
+path. Only the load writes DuckDB. Pages are extracted as they are archived, while the crawl
+runs (flows/extraction.py), and Great Expectations is imported meanwhile.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,9 +20,11 @@ from prefect.utilities.annotations import quote
 
 from demosite import server as demo_server
 from demosite.corpus import build_site
+from expectations.validate import preload
 from flows import settings, state
 from flows.archive_index import fetch_table
 from flows.crawling import crawl, require_discovery_pages
+from flows.extraction import ArchiveExtraction
 from flows.process import process_archive
 from flows.runs import flow_run_id, new_run_id, publish, record_failure
 from sites import SiteProfile, load_profile
@@ -63,10 +67,13 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
         try:
             plan = incremental_plan(db_file, profile) if mode == "incremental" else {"mode": mode}
-            crawl(profile, run_dir, run_id, quote(plan), max_pages)
-            fetches = fetch_table(run_dir)
-            require_discovery_pages(fetches, profile)
-            summary = process_archive(profile, run, fetches, db_file, drift_threshold)
+            threading.Thread(target=preload, name="preload-gx", daemon=True).start()
+            with ArchiveExtraction(profile, run_dir) as extraction:
+                crawl(profile, run_dir, run_id, quote(plan), max_pages, quote(extraction))
+                fetches = fetch_table(run_dir)
+                require_discovery_pages(fetches, profile)
+                summary = process_archive(profile, run, fetches, db_file, drift_threshold,
+                                          extraction=extraction)
         except Exception as error:
             record_failure(db_file, run, error, data_dir)
             raise

@@ -7,6 +7,7 @@ reads only the archive, never the network, and only its load step writes DuckDB.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,35 +18,35 @@ from prefect.cache_policies import NONE as NO_CACHE
 from prefect.utilities.annotations import quote
 
 from expectations.validate import Validation, validate
-from extract.article import extract_article
-from extract.clean import CleanBatch, clean
+from extract.clean import CleanBatch, split_duplicates
 from flows import progress, quality
+from flows.extraction import ArchiveExtraction
 from flows.runs import global_limit
 from sites import SiteProfile
-from spiders.archive import read_payloads
 from warehouse.db import WarehouseBusyError
 from warehouse.load import Batch, RunInfo, load_run, record_failed_run
 
 
 @task(cache_policy=NO_CACHE)
-def extract(fetches: pd.DataFrame, profile: SiteProfile) -> list[Any]:
-    """Extract every archived article page that answered 200, reading each WARC file once."""
-    todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
-    records = []
-    with progress.bar("Extracting", len(todo)) as update:
-        for warc_file, group in todo.groupby("warc_file", sort=False):
-            by_offset = dict(zip(group["warc_offset"].astype(int), group["final_url"],
-                                 strict=True))
-            for offset, content_type, body in read_payloads(Path(warc_file), set(by_offset)):
-                records.append(extract_article(body, by_offset[offset], profile, content_type))
-                update(len(records), None)
-    get_run_logger().info("Extracted %d articles", len(records))
-    return records
+def extract(fetches: pd.DataFrame, profile: SiteProfile,
+            extraction: ArchiveExtraction | None = None) -> pd.DataFrame:
+    """Extract and clean every archived article page that answered 200, in worker processes.
+
+    `extraction` followed the crawl and holds the pages it did while the crawl ran.
+    """
+    with ExitStack() as stack:
+        if extraction is None:
+            extraction = stack.enter_context(ArchiveExtraction(profile))
+        with progress.bar("Extracting"):
+            rows = extraction.finish(fetches)
+    get_run_logger().info("Extracted %d articles (%d while the crawl ran)", len(rows),
+                          extraction.extracted_early)
+    return rows
 
 
 @task(cache_policy=NO_CACHE)
-def clean_batch(records: list[Any]) -> CleanBatch:
-    return clean(records)
+def clean_batch(rows: pd.DataFrame) -> CleanBatch:
+    return split_duplicates(rows)
 
 
 @task(cache_policy=NO_CACHE)
@@ -116,18 +117,18 @@ def load(db: Path, run: RunInfo, batch: Batch, search_index: bool = True) -> dic
 
 @flow(name="process_archive")
 def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
-                    drift_threshold: float | None = None,
-                    search_index: bool = True) -> dict[str, Any]:
+                    drift_threshold: float | None = None, search_index: bool = True,
+                    extraction: ArchiveExtraction | None = None) -> dict[str, Any]:
     """Archived responses -> extract -> clean -> validate -> load, for one run.
 
     `search_index=False` leaves the search index to the caller (a backfill rebuilds it once).
+    `extraction`, when the caller had it follow the crawl, holds the pages already done.
 
     When a critical expectation fails for more than `drift_threshold` of the batch (default
     $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: the run is recorded as failed,
     with its validation results, and the flow fails with the drift message.
     """
-    records = extract(fetches, profile)
-    batch = clean_batch(quote(records))
+    batch = clean_batch(quote(extract(fetches, profile, quote(extraction))))
     validation = validate_batch(batch, profile, run, db)
     try:
         quality.check_drift(validation, batch.articles,

@@ -3,7 +3,9 @@
 - NEWSCORPUS_DATA_DIR: the folder for archives and the database (default `data/`);
 - NEWSCORPUS_DB: the DuckDB file (default `<data dir>/corpus.duckdb`);
 - NEWSCORPUS_DEMO_PORT: the port of the demo site a run starts (default 8765). A fixed port
-  keeps the demo's URLs, and so its article ids, the same from one run to the next.
+  keeps the demo's URLs, and so its article ids, the same from one run to the next;
+- NEWSCORPUS_EXTRACT_WORKERS: processes that extract pages (default one per core; 0 = none,
+  extract in the flow's own process, after the crawl).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def demo_port() -> int:
 def demo_base_url() -> str:
     """Where runs serve the demo site, and so the prefix of its archived URLs."""
     return f"http://127.0.0.1:{demo_port()}"
+
+
+def extract_workers() -> int:
+    value = os.environ.get("NEWSCORPUS_EXTRACT_WORKERS")
+    return int(value) if value else os.cpu_count() or 1
 
 
 def quiet_prefect_defaults() -> None:

@@ -2,8 +2,9 @@
 
     python tests/crash_at.py STAGE -- run --base-url ... --db ... --data-dir ...
 
-STAGE is where the process kills itself: `extract` (at the 50th page), `validate` (as the
-suite starts) or `load` (inside the load's transaction, after the merge into `articles`).
+STAGE is where the process kills itself: `extract` (as the extraction finishes, after the
+crawl, with pages extracted in worker processes meanwhile), `validate` (as the suite starts)
+or `load` (inside the load's transaction, after the merge into `articles`).
 A kill during the crawl needs no help: the test kills the process group from outside.
 """
 
@@ -30,14 +31,13 @@ def _kill_on(function: Callable[..., Any], when: Callable[..., bool],
 
 def main() -> None:
     stage, args = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
-    from flows import process
+    from flows import extraction, process
     from newscorpus.cli import app
     from warehouse import queries
 
     if stage == "extract":
-        calls = iter(range(10**9))
-        process.extract_article = _kill_on(process.extract_article,
-                                           lambda *a, **k: next(calls) == 50)
+        extraction.ArchiveExtraction.finish = _kill_on(  # type: ignore[method-assign]
+            extraction.ArchiveExtraction.finish, lambda *a, **k: True)
     elif stage == "validate":
         process.validate = _kill_on(process.validate, lambda *a, **k: True)
     elif stage == "load":

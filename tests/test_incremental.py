@@ -158,7 +158,7 @@ def test_reprocess_without_a_code_change_changes_no_row(travel):
 def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
         travel, monkeypatch):
     from extract import article as extractor
-    from flows import process
+    from flows import extraction
     from flows.reprocess import reprocess
 
     original = extractor.extract_article
@@ -169,7 +169,8 @@ def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
             record.title = f"Economy: {record.title}"
         return record
 
-    monkeypatch.setattr(process, "extract_article", fixed)
+    monkeypatch.setattr(extraction, "extract_article", fixed)
+    monkeypatch.setenv("NEWSCORPUS_EXTRACT_WORKERS", "0")  # the patch holds in this process
     affected = rows(travel["db"], "SELECT count(*) FROM articles WHERE section = 'Economy'")[0][0]
     assert affected > 0
     travel["site"].stop()  # no network: any request would now fail

@@ -103,7 +103,7 @@ def test_layout_drift_stops_the_run_and_leaves_the_corpus(drift, prefect_backend
 def test_a_fixed_extractor_releases_what_it_now_gets_right(prefect_backend, tmp_path,
                                                            monkeypatch):
     from extract import article as extractor
-    from flows import process
+    from flows import extraction
     from flows.pipeline import news_pipeline
     from flows.reprocess import reprocess
 
@@ -124,7 +124,8 @@ def test_a_fixed_extractor_releases_what_it_now_gets_right(prefect_backend, tmp_
                                   if not p.startswith("Read also"))
         return record
 
-    monkeypatch.setattr(process, "extract_article", fixed)
+    monkeypatch.setattr(extraction, "extract_article", fixed)
+    monkeypatch.setenv("NEWSCORPUS_EXTRACT_WORKERS", "0")  # the patch holds in this process
     summary = reprocess(base_url=site.base_url, urls=sorted(held), db=str(db))
     assert summary["new"] == len(boilerplate)
     released = dict(rows(db, "SELECT url, released_by FROM quarantine WHERE released_at "
