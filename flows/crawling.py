@@ -92,7 +92,7 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str,
                 if extraction is not None:
                     extraction.poll()
             if crawler.poll() is None:
-                time.sleep(0.3)
+                time.sleep(0.1)
             elif not manifest.exists():
                 break
 
