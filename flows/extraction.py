@@ -133,9 +133,12 @@ class ArchiveExtraction:
                 else:
                     self._submit(pages[start:start + CHUNK])
         frames += [future.result() for _, future in self._chunks]
+        self._chunks = []  # held only once, below
+        rows = pd.concat(frames)
+        frames.clear()
         order = pd.MultiIndex.from_tuples([page[:2] for page in wanted],
                                           names=["warc_file", "warc_offset"])
-        return pd.concat(frames).loc[order].reset_index(drop=True)
+        return rows.loc[order].reset_index(drop=True)
 
     def _submit(self, pages: list[Page]) -> None:
         if self._pool is None:

@@ -39,8 +39,8 @@ def extract(fetches: pd.DataFrame, profile: SiteProfile,
             extraction = stack.enter_context(ArchiveExtraction(profile))
         with progress.bar("Extracting"):
             rows = extraction.finish(fetches)
-    get_run_logger().info("Extracted %d articles (%d while the crawl ran)", len(rows),
-                          extraction.extracted_early)
+    early = f" ({extraction.extracted_early} while the crawl ran)" if extraction.run_dir else ""
+    get_run_logger().info("Extracted %d articles%s", len(rows), early)
     return rows
 
 
