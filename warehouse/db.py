@@ -59,6 +59,9 @@ def connect(path: Path, read_only: bool = False,
                     f"({_holder(str(error))}); wait for it to finish and retry") from None
             time.sleep(0.5)
     con.execute("SET TimeZone = 'UTC'")
+    # No progress bars on stdout (a search-index rebuild at 50k articles drew one): a run
+    # reports through its logs and its own bars.
+    con.execute("SET enable_progress_bar = false")
     # Never fetch extensions from the network; fts comes from its wheel (load_fts).
     con.execute("SET autoinstall_known_extensions = false")
     if not read_only:
