@@ -18,8 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NONE as NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -28,22 +27,16 @@ from flows.archive_index import fetch_table
 from flows.crawling import crawl, require_discovery_pages
 from flows.pipeline import site_profile
 from flows.process import process_archive
-from flows.runs import flow_run_id, global_limit, new_run_id, publish, record_failure
+from flows.runs import flow_run_id, new_run_id, publish, record_failure
 from sites import SiteProfile
 from spiders.archive import read_manifest
-from warehouse.load import OUTCOMES, RunInfo, rebuild_search_index
+from warehouse.load import OUTCOMES, RunInfo
 
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 
 
 def chunk_start(day: date, chunk: str) -> date:
     return day - timedelta(days=day.weekday()) if chunk == "week" else day
-
-
-@task(cache_policy=NO_CACHE)
-def search_index(db: Path) -> None:
-    with global_limit("newscorpus-warehouse"):
-        rebuild_search_index(db)
 
 
 def plan_chunks(discovered: list[dict[str, Any]], profile: SiteProfile, since: date,
@@ -139,15 +132,12 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
             try:
                 future.result()
                 summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
-                                          db_file, search_index=False)
+                                          db_file)
             except Exception as error:
                 record_failure(db_file, run, error, data_dir)
                 raise
             for key in COUNTS:
                 totals[key] += int(summary.get(key) or 0)
-        # Once, not per chunk: a rebuild reads the whole corpus. Always, so that a rerun of
-        # a backfill killed after its last load still leaves the index current.
-        search_index(db_file)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
                     **totals}, started, db_file, data_dir)

@@ -104,7 +104,7 @@ def _is_busy(task: Any, run: Any, state: Any) -> bool:
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
       retry_condition_fn=_is_busy)
-def load(db: Path, run: RunInfo, batch: Batch, search_index: bool = True) -> dict[str, Any]:
+def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
     """Publish the run; retried only while another process holds the database.
 
     Loads queue on the global concurrency limit `newscorpus-warehouse` (one at a time), where
@@ -112,16 +112,15 @@ def load(db: Path, run: RunInfo, batch: Batch, search_index: bool = True) -> dic
     """
     with global_limit("newscorpus-warehouse"), \
             progress.bar(f"Loading {len(batch.articles)} articles"):
-        return load_run(db, run, batch, datetime.now(UTC), search_index)
+        return load_run(db, run, batch, datetime.now(UTC))
 
 
 @flow(name="process_archive")
 def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
-                    drift_threshold: float | None = None, search_index: bool = True,
+                    drift_threshold: float | None = None,
                     extraction: ArchiveExtraction | None = None) -> dict[str, Any]:
     """Archived responses -> extract -> clean -> validate -> load, for one run.
 
-    `search_index=False` leaves the search index to the caller (a backfill rebuilds it once).
     `extraction`, when the caller had it follow the crawl, holds the pages already done.
 
     When a critical expectation fails for more than `drift_threshold` of the batch (default
@@ -138,4 +137,4 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
         get_run_logger().error("%s", error)
         record_failed_run(db, run, datetime.now(UTC), str(error), validation.results)
         raise
-    return load(db, run, assemble(fetches, batch, validation), search_index)
+    return load(db, run, assemble(fetches, batch, validation))

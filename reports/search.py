@@ -1,4 +1,4 @@
-"""Full-text search with DuckDB's fts extension (BM25), and snippets around the first hit."""
+"""Full-text search (BM25, over the index the loads keep), with snippets around the first hit."""
 
 from __future__ import annotations
 
@@ -28,9 +28,7 @@ def search(db: Path, query: str, since: date | None = None, limit: int = 10,
            tz: str = "Europe/Kyiv") -> list[dict[str, Any]]:
     con = connect(db, read_only=True, wait=0)
     try:
-        load_fts(con)
-        if not queries.run(con, "has_search_index").fetchone()[0]:
-            return []
+        load_fts(con)  # the index's stemmer
         start = datetime.combine(since, time(), ZoneInfo(tz)) if since else None
         rows = queries.run(con, "search", query=query, since=start, limit=limit).fetchall()
     finally:

@@ -183,6 +183,28 @@ def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
                               "= ?", summary["run_id"]) == [(affected,)]
 
 
+def test_the_search_index_follows_every_change(travel, tmp_path):
+    """New, updated (by the site) and reprocessed (Economy titles) articles: each load's
+    index changes leave the same index as one built afresh from the articles."""
+    from warehouse import queries
+    from warehouse.db import load_fts
+
+    index = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
+             "SELECT article_id, words FROM search_docs ORDER BY ALL")
+    kept = [rows(travel["db"], sql) for sql in index]
+    assert len(kept[1]) == rows(travel["db"], "SELECT count(*) FROM articles")[0][0]
+    afresh = tmp_path / "afresh.duckdb"
+    afresh.write_bytes(travel["db"].read_bytes())
+    con = connect(afresh)
+    try:
+        load_fts(con)
+        con.execute("DELETE FROM search_terms; DELETE FROM search_docs")
+        queries.run(con, "index_backlog")
+    finally:
+        con.close()
+    assert [rows(afresh, sql) for sql in index] == kept
+
+
 def _backfill(base_url: str, db: Path, root: Path, since: str, until: str) -> dict[str, Any]:
     from flows.backfill import backfill
 

@@ -93,9 +93,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
                 "(version VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
-    for script in sorted(MIGRATIONS.glob("*.sql")):
-        if script.stem in done:
-            continue
+    pending = [script for script in sorted(MIGRATIONS.glob("*.sql")) if script.stem not in done]
+    if pending:
+        load_fts(con)  # the search index's macros call its stemmer
+    for script in pending:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(script.read_text(encoding="utf-8"))

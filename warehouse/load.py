@@ -21,7 +21,8 @@ from warehouse.db import connect, load_fts
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
 LOAD_STEPS = ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
-              "merge_articles", "touch_not_modified", "refresh_tags", "record_fetches",
+              "merge_articles", "touch_not_modified", "refresh_tags", "unindex_changed",
+              "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "unstage")
 
@@ -72,13 +73,10 @@ def _check_accounting(summary: dict[str, Any]) -> None:
             + ", ".join(f"{o} {summary[o]}" for o in OUTCOMES) + f" add up to {total}")
 
 
-def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime,
-             search_index: bool = True) -> dict[str, Any]:
-    """Load the batch; returns the run's row of `crawl_runs` as a dict.
-
-    The search index is rebuilt after a load that changed articles, unless `search_index` is
-    false: a backfill loads many chunks and rebuilds it once, at its end.
-    """
+def load_run(db_path: Path, run: RunInfo, batch: Batch,
+             finished_at: datetime) -> dict[str, Any]:
+    """Load the batch, and index it for search, in one transaction; returns the run's row of
+    `crawl_runs` as a dict."""
     con = connect(db_path)
     try:
         status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
@@ -91,6 +89,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime,
                             ("batch_validation", batch.validation)):
             con.register(name, frame)
         params = {**run.params(), "seen_at": run.started_at, "finished_at": finished_at}
+        load_fts(con)  # the search index's stemmer
         con.execute("BEGIN TRANSACTION")
         try:
             for step in LOAD_STEPS:
@@ -101,23 +100,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch, finished_at: datetime,
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        if search_index and (summary["new"] or summary["updated"]):
-            refresh_search_index(con)
         return summary
-    finally:
-        con.close()
-
-
-def refresh_search_index(con: Any) -> None:
-    """Rebuild the BM25 index over title, subtitle and body after the corpus changed."""
-    load_fts(con)
-    queries.run(con, "create_search_index")
-
-
-def rebuild_search_index(db_path: Path) -> None:
-    con = connect(db_path)
-    try:
-        refresh_search_index(con)
     finally:
         con.close()
 

@@ -81,6 +81,34 @@ SELECT s.article_id, unnest(s.tags) AS tag
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
 WHERE s.run_id = $run_id AND o.outcome IN ('new', 'updated');
 
+-- name: unindex_changed
+-- Updated articles leave the search index; index_backlog puts their new text back.
+DELETE FROM search_terms WHERE article_id IN
+    (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
+DELETE FROM search_docs WHERE article_id IN
+    (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
+
+-- name: index_backlog
+-- Every article not in the search index yet: this run's new and updated ones (and, after a
+-- migration that emptied the index, all of them). Stemming goes by distinct word.
+CREATE OR REPLACE TEMP TABLE backlog_words AS
+SELECT article_id, word, count(*) AS tf
+FROM (SELECT article_id, unnest(search_words(concat_ws(' ', title, subtitle, body))) AS word
+      FROM articles ANTI JOIN search_docs USING (article_id))
+GROUP BY ALL;
+INSERT INTO search_terms
+SELECT w.article_id, s.term, sum(w.tf)
+FROM backlog_words w
+JOIN (SELECT word, search_stem(word) AS term FROM (SELECT DISTINCT word FROM backlog_words)) s
+    USING (word)
+GROUP BY ALL;
+INSERT INTO search_docs
+SELECT article_id, coalesce(w.words, 0)
+FROM articles ANTI JOIN search_docs USING (article_id)
+LEFT JOIN (SELECT article_id, sum(tf) AS words FROM backlog_words GROUP BY article_id) w
+    USING (article_id);
+DROP TABLE backlog_words;
+
 -- name: record_fetches
 INSERT INTO fetches
 SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
