@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     process.crawl(crawler, site=args.site, base_url=profile.base_url, out_dir=args.out,
                   run_id=args.run_id, max_pages=args.max_pages, plan=args.plan)
     process.start()
-    return 0 if crawler.stats.get_value("finish_reason") == "finished" else 1
+    stats = crawler.stats
+    return 0 if stats.get_value("finish_reason") == "finished" \
+        and not stats.get_value("newscorpus/archive_error") else 1
 
 
 if __name__ == "__main__":

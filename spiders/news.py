@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from sites import SiteProfile, load_profile
 from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
-from spiders.archive import CrawlArchive
+from spiders.archive import ArchiveError, ArchiveProcess
 from spiders.failures import failure_reason
 
 LISTING_PRIORITY = 10
@@ -67,12 +67,12 @@ class NewsSpider(scrapy.Spider):
         self.since = parse_iso(self.plan.get("since"), tz)
         self.until = parse_iso(self.plan.get("until"), tz)
         self.seen: set[str] = set()
-        self.archive: CrawlArchive | None = None
+        self.archive: ArchiveProcess | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.archive = CrawlArchive(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
+        spider.archive = ArchiveProcess(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
                                       spider.run_id, crawler.settings.get("USER_AGENT"))
         crawler.signals.connect(spider._archive_response, signal=signals.response_received)
         crawler.signals.connect(spider._close_archive, signal=signals.spider_closed)
@@ -252,8 +252,14 @@ class NewsSpider(scrapy.Spider):
                             attempts=request.meta.get("retry_times", 0) + 1)
 
     def _close_archive(self, spider: scrapy.Spider) -> None:
+        """Wait for the archive; a failed one fails the crawl (see spiders/crawl.py)."""
         if self.archive is not None:
-            self.archive.close()
+            try:
+                self.archive.close()
+            except ArchiveError as error:
+                self.logger.error("%s", error)
+                assert self.crawler.stats is not None
+                self.crawler.stats.set_value("newscorpus/archive_error", str(error))
 
 
 def _header_pairs(response: Response) -> Iterator[tuple[bytes, bytes]]:

@@ -131,3 +131,46 @@ def test_a_partial_warc_record_is_never_read(tmp_path):
     bodies = [body for _, _, body in read_payloads(tmp_path / WARC_NAME, offsets)]
     assert sorted(bodies) == sorted(pages.values())
     assert fetches.loc["http://127.0.0.1:1/page-2", "outcome"] == "failed"
+
+
+def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
+    from spiders.archive import ArchiveError, ArchiveProcess
+
+    archive = ArchiveProcess(tmp_path, "broken", "test")
+    archive.discovered("http://127.0.0.1:1/a")
+    archive.fetched("http://127.0.0.1:1/a", "http://127.0.0.1:1/a", "article", 200, "OK", [],
+                    "not bytes")  # type: ignore[arg-type] - the writer fails on it
+    with pytest.raises(ArchiveError, match="exited with code 1"):
+        archive.close()
+    assert [e["event"] for e in read_manifest(tmp_path)] == ["discovered"]
+
+
+def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
+    """The writer outlives a SIGKILLed crawl by at most a record: it must not go on writing
+    into the archive a retried crawl starts afresh."""
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time\n"
+         "from pathlib import Path\n"
+         "from spiders.archive import ArchiveProcess\n"
+         f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test')\n"
+         "archive.discovered('http://127.0.0.1:1/a')\n"
+         "print(archive._process.pid, flush=True)\n"
+         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1])
+    assert crawl.stdout is not None
+    writer = int(crawl.stdout.readline())
+    crawl.kill()
+    crawl.wait()
+    deadline = time.monotonic() + 5
+    while _running(writer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(writer)
+    assert [e["event"] for e in read_manifest(tmp_path)] == ["discovered"]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever adopted it to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
