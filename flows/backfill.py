@@ -7,7 +7,7 @@
    that completed and redoes only the rest: an interrupted backfill, rerun, ends where an
    uninterrupted one would.
 3. Chunk crawls run concurrently (`concurrency` at a time); each chunk is then extracted,
-   validated and loaded by the `process_archive` subflow, one after another, since DuckDB
+   validated and loaded by `process_archive`, one after another, since DuckDB
    has a single writer. Known articles are re-fetched conditionally (304 when unchanged).
 """
 

@@ -1,7 +1,9 @@
-"""The `process_archive` subflow: archived responses -> extract -> clean -> validate -> load.
+"""`process_archive`: archived responses -> extract -> clean -> validate -> load, as tasks.
 
 Every flow ends here: a fresh crawl, a backfill chunk, a reprocessing of old archives. It
-reads only the archive, never the network, and only its load step writes DuckDB.
+reads only the archive, never the network, and only its load step writes DuckDB. It is a
+function, not a subflow: its tasks show under the calling flow's run, and a subflow's own
+bookkeeping on the Prefect server cost 0.8 s a run (a third of a run that finds nothing new).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.utilities.annotations import quote
 
@@ -115,7 +117,6 @@ def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
         return load_run(db, run, batch, datetime.now(UTC))
 
 
-@flow(name="process_archive")
 def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
                     drift_threshold: float | None = None,
                     extraction: ArchiveExtraction | None = None) -> dict[str, Any]:

@@ -119,8 +119,10 @@ SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
             ELSE coalesce(o.outcome, f.outcome) END,
        f.content_type, CAST(f.attempts AS INTEGER)
 FROM batch_fetches f
-LEFT JOIN run_outcomes o ON f.article_id = o.article_id AND f.outcome = 'loaded'
-LEFT JOIN articles a ON f.outcome = 'not_modified' AND a.url = f.url;
+-- Conditions as join keys (NULL matches nothing): DuckDB then hash-joins; a filter beside
+-- the key in a LEFT JOIN's ON made it a nested-loop join (0.6 s at 10,000 fetches).
+LEFT JOIN run_outcomes o ON o.article_id = CASE WHEN f.outcome = 'loaded' THEN f.article_id END
+LEFT JOIN articles a ON a.url = CASE WHEN f.outcome = 'not_modified' THEN f.url END;
 
 -- name: record_quarantine
 INSERT INTO quarantine
