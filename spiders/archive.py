@@ -49,7 +49,8 @@ class CrawlArchive:
         self._manifest = open(out_dir / MANIFEST_NAME, "w", encoding="utf-8")  # noqa: SIM115
         self._writer = WARCWriter(self._warc, gzip=True)
         self._writer.write_record(self._writer.create_warcinfo_record(
-            WARC_NAME, {"software": software, "run-id": run_id, "format": "WARC/1.1"}))
+            WARC_NAME, {"software": software, "run-id": run_id,
+                        "format": "WARC File Format 1.0"}))
 
     def _event(self, event: str, **fields: Any) -> None:
         self._manifest.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")

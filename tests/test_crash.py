@@ -165,7 +165,8 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
     while _running(writer) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _running(writer)
-    assert [e["event"] for e in read_manifest(tmp_path)] == ["discovered"]
+    # The one call may or may not have been written before the kill; never half of it.
+    assert [e["event"] for e in read_manifest(tmp_path)] in ([], ["discovered"])
 
 
 def _running(pid: int) -> bool:
