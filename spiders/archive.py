@@ -101,7 +101,7 @@ class ArchiveProcess:
     stamped with the time it was made. `close` returns once everything is written."""
 
     def __init__(self, out_dir: Path, run_id: str, software: str) -> None:
-        # fork: nothing to import, and the crawl has not started its reactor or threads yet.
+        # fork: the child needs nothing imported; it starts with the spider, before any request.
         context = multiprocessing.get_context("fork")
         self._calls: multiprocessing.Queue[tuple[str, dict[str, Any]] | None] = \
             context.Queue(_PENDING)

@@ -73,7 +73,7 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.archive = ArchiveProcess(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
-                                      spider.run_id, crawler.settings.get("USER_AGENT"))
+                                        spider.run_id, crawler.settings.get("USER_AGENT"))
         crawler.signals.connect(spider._archive_response, signal=signals.response_received)
         crawler.signals.connect(spider._close_archive, signal=signals.spider_closed)
         return spider
