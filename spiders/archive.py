@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -98,9 +98,15 @@ class ArchiveError(OSError):
 
 class ArchiveProcess:
     """A `CrawlArchive` in a child process, with the same calls; each call returns at once,
-    stamped with the time it was made. `close` returns once everything is written."""
+    stamped with the time it was made. `close` returns once everything is written.
 
-    def __init__(self, out_dir: Path, run_id: str, software: str) -> None:
+    A dead writer is noticed when the queue stays full (asking after it on every call cost a
+    system call a page): `on_failure` is called once, so the crawl can stop, and later calls
+    are dropped. `close` raises ArchiveError if the writer failed.
+    """
+
+    def __init__(self, out_dir: Path, run_id: str, software: str,
+                 on_failure: Callable[[ArchiveError], None]) -> None:
         # fork: the child needs nothing imported; it starts with the spider, before any request.
         context = multiprocessing.get_context("fork")
         self._calls: multiprocessing.Queue[tuple[str, dict[str, Any]] | None] = \
@@ -109,19 +115,24 @@ class ArchiveProcess:
             target=_write_calls, args=(self._calls, out_dir, run_id, software, os.getpid()),
             name="archive-writer", daemon=True)
         self._process.start()
+        self._on_failure = on_failure
+        self.failure: ArchiveError | None = None
 
     def _call(self, method: str, **arguments: Any) -> None:
-        while True:
-            self._check()
+        call = (method, {**arguments, "at": now_iso()})
+        while self.failure is None:
             try:
-                self._calls.put((method, {**arguments, "at": now_iso()}), timeout=1)
+                self._calls.put(call, timeout=1)
                 return
             except queue.Full:
-                continue
+                if not self._process.is_alive():
+                    self.failure = self._exited()
+                    # What is queued has no reader now: do not wait for it at exit.
+                    self._calls.cancel_join_thread()
+                    self._on_failure(self.failure)
 
-    def _check(self) -> None:
-        if not self._process.is_alive():
-            raise ArchiveError(f"the archive writer exited with code {self._process.exitcode}")
+    def _exited(self) -> ArchiveError:
+        return ArchiveError(f"the archive writer exited with code {self._process.exitcode}")
 
     def discovered(self, url: str, **listing: Any) -> None:
         self._call("discovered", url=url, **listing)
@@ -136,11 +147,12 @@ class ArchiveProcess:
         self._call("failed", url=url, kind=kind, error=error, attempts=attempts)
 
     def close(self) -> None:
-        self._check()
-        self._calls.put(None)
-        self._process.join()
+        if self._process.is_alive():
+            self._calls.put(None)
+            self._process.join()
         if self._process.exitcode != 0:
-            raise ArchiveError(f"the archive writer exited with code {self._process.exitcode}")
+            self._calls.cancel_join_thread()
+            raise self.failure or self._exited()
 
 
 def _write_calls(calls: multiprocessing.Queue[tuple[str, dict[str, Any]] | None],

@@ -32,6 +32,7 @@ from parsel import Selector
 from scrapy import signals
 from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from sites import SiteProfile, load_profile
@@ -73,7 +74,8 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.archive = ArchiveProcess(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
-                                        spider.run_id, crawler.settings.get("USER_AGENT"))
+                                        spider.run_id, crawler.settings.get("USER_AGENT"),
+                                        on_failure=spider._archive_failed)
         crawler.signals.connect(spider._archive_response, signal=signals.response_received)
         crawler.signals.connect(spider._close_archive, signal=signals.spider_closed)
         return spider
@@ -250,6 +252,12 @@ class NewsSpider(scrapy.Spider):
         self.archive.failed(requested, request.meta.get("kind", "other"),
                             failure_reason(failure),
                             attempts=request.meta.get("retry_times", 0) + 1)
+
+    def _archive_failed(self, error: ArchiveError) -> None:
+        """Stop crawling what can no longer be archived."""
+        self.logger.error("%s; stopping the crawl", error)
+        assert self.crawler.engine is not None
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_failed"))
 
     def _close_archive(self, spider: scrapy.Spider) -> None:
         """Wait for the archive; a failed one fails the crawl (see spiders/crawl.py)."""

@@ -136,10 +136,15 @@ def test_a_partial_warc_record_is_never_read(tmp_path):
 def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
     from spiders.archive import ArchiveError, ArchiveProcess
 
-    archive = ArchiveProcess(tmp_path, "broken", "test")
+    failures: list[ArchiveError] = []
+    archive = ArchiveProcess(tmp_path, "broken", "test", on_failure=failures.append)
     archive.discovered("http://127.0.0.1:1/a")
     archive.fetched("http://127.0.0.1:1/a", "http://127.0.0.1:1/a", "article", 200, "OK", [],
                     "not bytes")  # type: ignore[arg-type] - the writer fails on it
+    deadline = time.monotonic() + 30
+    while not failures and time.monotonic() < deadline:  # until the queue stays full
+        archive.discovered("http://127.0.0.1:1/b")
+    assert [str(f) for f in failures] == ["the archive writer exited with code 1"]
     with pytest.raises(ArchiveError, match="exited with code 1"):
         archive.close()
     assert [e["event"] for e in read_manifest(tmp_path)] == ["discovered"]
@@ -152,7 +157,7 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
         [sys.executable, "-c", "import os, sys, time\n"
          "from pathlib import Path\n"
          "from spiders.archive import ArchiveProcess\n"
-         f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test')\n"
+         f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test', print)\n"
          "archive.discovered('http://127.0.0.1:1/a')\n"
          "print(archive._process.pid, flush=True)\n"
          "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
@@ -168,6 +173,35 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
     # The one call may or may not have been written before the kill; never half of it.
     assert [e["event"] for e in read_manifest(tmp_path)] in ([], ["discovered"])
 
+
+
+def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
+    """The writer killed mid-crawl (say, by the OOM killer): the crawl notices, stops
+    instead of fetching what it can no longer archive, and exits non-zero."""
+    from demosite.corpus import build_site
+    from demosite.server import start
+
+    site = start(build_site(1200))
+    (tmp_path / "plan.json").write_text('{"mode": "full"}')
+    try:
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
+             site.base_url, "--out", str(tmp_path), "--run-id", "writer-killed", "--plan",
+             str(tmp_path / "plan.json"), "--log-level", "WARNING"],
+            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+        deadline = time.monotonic() + 60
+        while sum(e["event"] == "fetched" for e in read_manifest(tmp_path)) < 50:
+            assert crawl.poll() is None and time.monotonic() < deadline, "the crawl ended first"
+            time.sleep(0.01)
+        writer, = Path(f"/proc/{crawl.pid}/task/{crawl.pid}/children").read_text().split()
+        os.kill(int(writer), signal.SIGKILL)
+        _, log = crawl.communicate(timeout=60)
+    finally:
+        site.stop()
+    assert crawl.returncode == 1
+    assert "the archive writer exited with code -9; stopping the crawl" in log
+    fetched = sum(e["event"] == "fetched" for e in read_manifest(tmp_path))
+    assert 50 <= fetched < 1000
 
 def _running(pid: int) -> bool:
     """Alive and not a zombie (an orphan's zombie waits for whoever adopted it to reap it)."""
