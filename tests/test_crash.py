@@ -183,12 +183,12 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
 
     site = start(build_site(1200))
     (tmp_path / "plan.json").write_text('{"mode": "full"}')
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
+         site.base_url, "--out", str(tmp_path), "--run-id", "writer-killed", "--plan",
+         str(tmp_path / "plan.json"), "--log-level", "WARNING"],
+        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
     try:
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
-             site.base_url, "--out", str(tmp_path), "--run-id", "writer-killed", "--plan",
-             str(tmp_path / "plan.json"), "--log-level", "WARNING"],
-            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
         deadline = time.monotonic() + 60
         while sum(e["event"] == "fetched" for e in read_manifest(tmp_path)) < 50:
             assert crawl.poll() is None and time.monotonic() < deadline, "the crawl ended first"
@@ -197,6 +197,8 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
         os.kill(int(writer), signal.SIGKILL)
         _, log = crawl.communicate(timeout=60)
     finally:
+        if crawl.poll() is None:  # it hung: leave nothing running behind the failure
+            crawl.kill()
         site.stop()
     assert crawl.returncode == 1
     assert "the archive writer exited with code -9; stopping the crawl" in log
