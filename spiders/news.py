@@ -40,6 +40,7 @@ from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
 from spiders.archive import ArchiveError, ArchiveProcess
 from spiders.failures import failure_reason
+from spiders.listing import ListingReader
 
 LISTING_PRIORITY = 10
 MODES = ("full", "incremental", "discover", "urls")
@@ -68,6 +69,8 @@ class NewsSpider(scrapy.Spider):
         self.since = parse_iso(self.plan.get("since"), tz)
         self.until = parse_iso(self.plan.get("until"), tz)
         self.seen: set[str] = set()
+        self.listing = ListingReader(self.profile.listing) if self.profile.listing.get("url") \
+            else None
         self.archive: ArchiveProcess | None = None
 
     @classmethod
@@ -102,25 +105,12 @@ class NewsSpider(scrapy.Spider):
                               priority=LISTING_PRIORITY, meta={"kind": "listing", "page": page})
 
     def _entries(self, response: Response) -> Iterator[tuple[str, datetime | None, list[str]]]:
-        """(url, listed time, labels) per entry, reading day headers in document order."""
-        listing = self.profile.listing
-        day_text: str | None = None
-        day_group = listing.get("day")
-        selector = f"{day_group}, {listing['entry']}" if day_group else listing["entry"]
-        for node in response.css(selector):
-            if day_group and node.css(f"{listing['day_date']}"):
-                year = re.search(r"\d{4}", node.css(f"{listing['day_year']}::text").get() or "")
-                date = (node.css(f"{listing['day_date']}::text").get() or "").strip()
-                day_text = f"{date}, {year.group(0)}" if year else None
-                continue
-            href = node.css(f"{listing['link']}::attr(href)").get()
-            if not href:
-                continue
-            clock = node.css(f"{listing['time']}::text").get()
-            listed = parse_date_line(day_text, clock, self.profile.dates, self.profile.tz) \
-                if clock and day_text else None
-            labels = [t.strip() for t in node.css(f"{listing['label']}::text").getall()]
-            yield canonicalize(href, response.url), listed, labels
+        """(url, listed time, labels) per entry of a listing page."""
+        assert self.listing is not None
+        for entry in self.listing.entries(response.selector.root):
+            listed = parse_date_line(entry.day, entry.clock, self.profile.dates,
+                                     self.profile.tz) if entry.clock and entry.day else None
+            yield canonicalize(entry.href, response.url), listed, entry.labels
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         reached_known = False
@@ -144,7 +134,7 @@ class NewsSpider(scrapy.Spider):
                                             listed_time=listed.isoformat() if listed else None):
                     yield request
         page = response.meta["page"]
-        next_href = response.css(f"{self.profile.listing['next']}::attr(href)").get()
+        next_href = self.listing.next_href(response.selector.root)
         if reached_known and self.mode in ("incremental", "discover"):
             self.logger.info("Listing page %d reaches known articles; stopping there", page)
         elif next_href and (self.max_pages <= 0 or page < self.max_pages):
