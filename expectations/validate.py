@@ -19,6 +19,9 @@ import pandas as pd
 
 SUITE_DIR = Path(__file__).parent
 SAMPLE_SIZE = 5
+# Failing rows are named by this index (the article id). With the ids in the index, GX lists
+# them without a per-row `DataFrame.at` (a third of a batch's validation when many rows fail).
+ROW_ID = "row_article_id"
 
 
 class SuiteError(RuntimeError):
@@ -67,8 +70,15 @@ def _run_suite(context: Any, name: str, frame: pd.DataFrame,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = batch.validate(suite, expectation_parameters=params, result_format={
-            "result_format": "COMPLETE", "unexpected_index_column_names": ["article_id"]})
+            "result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID],
+            "exclude_unexpected_values": True})
     return list(result.results)
+
+
+def _failing_ids(result: dict[str, Any]) -> list[str]:
+    """Ids of the failing rows, in batch order (GX gives them as one list in one dict)."""
+    return [str(i) for entry in result.get("unexpected_index_list") or []
+            for i in entry[ROW_ID]]
 
 
 def _errors(info: dict[str, Any] | None) -> list[str]:
@@ -99,18 +109,17 @@ def validate(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
 
     `articles` carries the record's columns plus the computed `weekday_agrees` and `tag_count`.
     """
-    frame = articles
     context = _context()
     rows: list[dict[str, Any]] = []
     reasons: dict[str, list[str]] = {}
-    for name, data in (("articles", frame), ("tags", tag_rows(articles))):
+    for name, data in (("articles", articles), ("tags", tag_rows(articles))):
+        data = data.set_axis(pd.Index(data["article_id"], name=ROW_ID))
         for result in _run_suite(context, name, data, params):
             config = result.expectation_config
             if errors := _errors(result.exception_info):
                 raise SuiteError(f"{name}: {config.type} on {_columns(config.kwargs)} "
                                  f"could not run: {errors[0]}")
-            failing = [str(item["article_id"]) for item in
-                       result.result.get("unexpected_index_list") or []]
+            failing = _failing_ids(result.result)
             reason = (config.meta or {}).get("reason", config.type)
             severity = str(getattr(config.severity, "value", config.severity))
             if severity == "critical":

@@ -92,9 +92,17 @@ DELETE FROM search_docs WHERE article_id IN
 -- Every article not in the search index yet: this run's new and updated ones (and, after a
 -- migration that emptied the index, all of them). Stemming goes by distinct word.
 CREATE OR REPLACE TEMP TABLE backlog_words AS
+WITH backlog AS (
+    SELECT article_id, concat_ws(' ', title, subtitle, body) AS text, hash(article_id) % 4 AS part
+    FROM articles ANTI JOIN search_docs USING (article_id))
 SELECT article_id, word, count(*) AS tf
-FROM (SELECT article_id, unnest(search_words(concat_ws(' ', title, subtitle, body))) AS word
-      FROM articles ANTI JOIN search_docs USING (article_id))
+FROM (SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE part = 0
+      UNION ALL
+      SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE part = 1
+      UNION ALL
+      SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE part = 2
+      UNION ALL
+      SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE part = 3)
 GROUP BY ALL;
 INSERT INTO search_terms
 SELECT w.article_id, s.term, sum(w.tf)
