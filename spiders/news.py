@@ -33,6 +33,7 @@ from scrapy import signals
 from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from sites import SiteProfile, load_profile
@@ -43,6 +44,7 @@ from spiders.failures import failure_reason
 from spiders.listing import ListingReader
 
 LISTING_PRIORITY = 10
+FLUSH_SECONDS = 0.5  # the archive's pending calls are sent at least this often
 MODES = ("full", "incremental", "discover", "urls")
 
 
@@ -72,6 +74,7 @@ class NewsSpider(scrapy.Spider):
         self.listing = ListingReader(self.profile.listing) if self.profile.listing.get("url") \
             else None
         self.archive: ArchiveProcess | None = None
+        self._flushing: LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -79,6 +82,7 @@ class NewsSpider(scrapy.Spider):
         spider.archive = ArchiveProcess(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
                                         spider.run_id, crawler.settings.get("USER_AGENT"),
                                         on_failure=spider._archive_failed)
+        crawler.signals.connect(spider._start_flushing, signal=signals.spider_opened)
         crawler.signals.connect(spider._archive_response, signal=signals.response_received)
         crawler.signals.connect(spider._close_archive, signal=signals.spider_closed)
         return spider
@@ -222,6 +226,11 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> None:
         """Nothing to do: the response is archived by `_archive_response`."""
 
+    def _start_flushing(self, spider: scrapy.Spider) -> None:
+        assert self.archive is not None
+        self._flushing = LoopingCall(self.archive.flush)
+        self._flushing.start(FLUSH_SECONDS, now=False)
+
     def _archive_response(self, response: Response, request: scrapy.Request,
                           spider: scrapy.Spider) -> None:
         assert self.archive is not None
@@ -251,6 +260,8 @@ class NewsSpider(scrapy.Spider):
 
     def _close_archive(self, spider: scrapy.Spider) -> None:
         """Wait for the archive; a failed one fails the crawl (see spiders/crawl.py)."""
+        if self._flushing is not None and self._flushing.running:
+            self._flushing.stop()
         if self.archive is not None:
             try:
                 self.archive.close()

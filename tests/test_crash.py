@@ -9,6 +9,7 @@ Run ids and wall-clock columns differ between any two runs, so the comparison is
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -159,6 +160,7 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
          "from spiders.archive import ArchiveProcess\n"
          f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test', print)\n"
          "archive.discovered('http://127.0.0.1:1/a')\n"
+         "archive.flush()\n"
          "print(archive._process.pid, flush=True)\n"
          "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[1])
@@ -204,6 +206,41 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     assert "the archive writer exited with code -9; stopping the crawl" in log
     fetched = sum(e["event"] == "fetched" for e in read_manifest(tmp_path))
     assert 50 <= fetched < 1000
+
+def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
+    """The archive's calls go to its writer in batches; a crawl that waits (here on a page that
+    hangs) still sends what it has within a second, for the flow that follows its manifest."""
+    from demosite import faults
+    from demosite.corpus import build_site
+    from demosite.server import start
+
+    demo = build_site().with_faults(faults.parse_spec("hang"))
+    hanging = next(slug for slug, mode in demo.faults.items() if mode == "hang")
+    fine = next(a.slug for a in demo.visible if a.state == "ok" and a.slug not in demo.faults)
+    site = start(demo)
+    urls = [f"{site.base_url}/{fine}", f"{site.base_url}/{hanging}"]
+    (tmp_path / "plan.json").write_text(json.dumps({"mode": "urls", "urls": urls}))
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
+         site.base_url, "--out", str(tmp_path), "--run-id", "waiting", "--plan",
+         str(tmp_path / "plan.json"), "--log-level", "WARNING"],
+        cwd=Path(__file__).resolve().parents[1])
+    try:
+        deadline = time.monotonic() + 3  # the hanging page holds the crawl for 4 s at least
+        while time.monotonic() < deadline and not (fetched := _fetched_articles(tmp_path)):
+            time.sleep(0.05)
+        assert crawl.poll() is None, "the crawl did not wait on the hanging page"
+    finally:
+        crawl.kill()
+        crawl.wait()
+        site.stop()
+    assert fetched == [urls[0]]
+
+
+def _fetched_articles(run_dir: Path) -> list[str]:
+    return [e["url"] for e in read_manifest(run_dir)
+            if e["event"] == "fetched" and e["kind"] == "article"]
+
 
 def _running(pid: int) -> bool:
     """Alive and not a zombie (an orphan's zombie waits for whoever adopted it to reap it)."""
