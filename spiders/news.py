@@ -138,6 +138,7 @@ class NewsSpider(scrapy.Spider):
                                             listed_time=listed.isoformat() if listed else None):
                     yield request
         page = response.meta["page"]
+        assert self.listing is not None
         next_href = self.listing.next_href(response.selector.root)
         if reached_known and self.mode in ("incremental", "discover"):
             self.logger.info("Listing page %d reaches known articles; stopping there", page)
