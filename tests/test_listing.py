@@ -5,12 +5,12 @@ from __future__ import annotations
 import lxml.html
 
 from demosite import render
-from demosite.corpus import KYIV, build_site
+from demosite.corpus import KYIV, DemoSite, build_site
 from sites import load_profile
 from spiders.listing import ListingEntry, ListingReader
 
 
-def expected_entries(site, page: int) -> list[ListingEntry]:
+def expected_entries(site: DemoSite, page: int) -> list[ListingEntry]:
     entries = []
     for a in site.listing_page(page):
         day = a.published.astimezone(KYIV)

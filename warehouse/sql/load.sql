@@ -91,6 +91,8 @@ DELETE FROM search_docs WHERE article_id IN
 -- name: index_backlog
 -- Every article not in the search index yet: this run's new and updated ones (and, after a
 -- migration that emptied the index, all of them). Stemming goes by distinct word.
+-- Tokenized in four parts: fewer than 122,880 articles are one row group, which DuckDB scans
+-- on one thread; the UNION ALL branches run on every core (10k articles: 1.4 s -> 1.0 s).
 CREATE OR REPLACE TEMP TABLE backlog_words AS
 WITH backlog AS (
     SELECT article_id, concat_ws(' ', title, subtitle, body) AS text, hash(article_id) % 4 AS part
