@@ -176,7 +176,6 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
     assert [e["event"] for e in read_manifest(tmp_path)] in ([], ["discovered"])
 
 
-
 def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     """The writer killed mid-crawl (say, by the OOM killer): the crawl notices, stops
     instead of fetching what it can no longer archive, and exits non-zero."""
@@ -184,12 +183,8 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     from demosite.server import start
 
     site = start(build_site(1200))
-    (tmp_path / "plan.json").write_text('{"mode": "full"}')
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
-         site.base_url, "--out", str(tmp_path), "--run-id", "writer-killed", "--plan",
-         str(tmp_path / "plan.json"), "--log-level", "WARNING"],
-        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    crawl = start_crawl(site.base_url, tmp_path, "writer-killed", {"mode": "full"},
+                        stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while sum(e["event"] == "fetched" for e in read_manifest(tmp_path)) < 50:
@@ -207,6 +202,7 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     fetched = sum(e["event"] == "fetched" for e in read_manifest(tmp_path))
     assert 50 <= fetched < 1000
 
+
 def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
     """The archive's calls go to its writer in batches; a crawl that waits (here on a page that
     hangs) still sends what it has within a second, for the flow that follows its manifest."""
@@ -219,12 +215,7 @@ def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
     fine = next(a.slug for a in demo.visible if a.state == "ok" and a.slug not in demo.faults)
     site = start(demo)
     urls = [f"{site.base_url}/{fine}", f"{site.base_url}/{hanging}"]
-    (tmp_path / "plan.json").write_text(json.dumps({"mode": "urls", "urls": urls}))
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
-         site.base_url, "--out", str(tmp_path), "--run-id", "waiting", "--plan",
-         str(tmp_path / "plan.json"), "--log-level", "WARNING"],
-        cwd=Path(__file__).resolve().parents[1])
+    crawl = start_crawl(site.base_url, tmp_path, "waiting", {"mode": "urls", "urls": urls})
     try:
         deadline = time.monotonic() + 3  # the hanging page holds the crawl for 4 s at least
         while time.monotonic() < deadline and not (fetched := _fetched_articles(tmp_path)):
@@ -235,6 +226,17 @@ def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
         crawl.wait()
         site.stop()
     assert fetched == [urls[0]]
+
+
+def start_crawl(base_url: str, run_dir: Path, run_id: str, plan: dict[str, Any],
+                **popen: Any) -> subprocess.Popen[str]:
+    """A real crawl subprocess of the demo profile into `run_dir`, following `plan`."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "plan.json").write_text(json.dumps(plan))
+    return subprocess.Popen(
+        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url", base_url,
+         "--out", str(run_dir), "--run-id", run_id, "--plan", str(run_dir / "plan.json"),
+         "--log-level", "WARNING"], text=True, cwd=Path(__file__).resolve().parents[1], **popen)
 
 
 def _fetched_articles(run_dir: Path) -> list[str]:

@@ -6,12 +6,10 @@ processes; the rows must equal those of an extraction in this process after the 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 
 import pandas as pd
+from test_crash import start_crawl
 
 from demosite.corpus import build_site
 from demosite.server import start
@@ -23,15 +21,10 @@ from sites import load_profile
 def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
     site = start(build_site(1200))
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "plan.json").write_text(json.dumps({"mode": "full"}))
     profile = load_profile("demo", site.base_url)
     handed_during_crawl = 0
     try:
-        crawler = subprocess.Popen(
-            [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
-             site.base_url, "--out", str(run_dir), "--run-id", "follow", "--plan",
-             str(run_dir / "plan.json"), "--log-level", "WARNING"])
+        crawler = start_crawl(site.base_url, run_dir, "follow", {"mode": "full"})
         with ArchiveExtraction(profile, run_dir, workers=2) as following:
             while crawler.poll() is None:
                 following.poll()
