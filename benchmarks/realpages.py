@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extract.parallel import extract_many  # noqa: E402
+from extract.workers import extract_many  # noqa: E402
 from sites import load_profile  # noqa: E402
 
 

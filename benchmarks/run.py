@@ -142,15 +142,16 @@ def measure_backfill(base: str, truth: dict[str, Any], work: Path) -> dict[str, 
 
 
 def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
+    from expectations import quality
     from expectations.validate import validate
     from extract.article import extract_article
     from extract.clean import clean
-    from flows import quality
-    from flows.archive_index import fetch_table
     from flows.pipeline import news_pipeline
     from flows.process import assemble
     from sites import load_profile
     from spiders.archive import WARC_NAME, read_payloads
+    from spiders.fetches import fetch_table
+    from spiders.plan import CrawlPlan
     from warehouse.db import connect
     from warehouse.load import RunInfo, load_run
 
@@ -173,7 +174,7 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
 
         crawl_dir = work / "crawl"
         crawl_dir.mkdir()
-        (crawl_dir / "plan.json").write_text(json.dumps({"mode": "urls", "urls": urls}))
+        CrawlPlan(mode="urls", urls=urls).write(crawl_dir / "plan.json")
         fetch = child([sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url",
                        base, "--out", str(crawl_dir), "--run-id", "bench", "--plan",
                        str(crawl_dir / "plan.json"), "--log-level", "WARNING"], cwd=ROOT)

@@ -40,7 +40,10 @@ STATES: dict[str, tuple[str, str | None]] = {
     "weekday_mismatch": ("quarantined", "the date line's weekday disagrees with its date"),
 }
 BAD_STATES = tuple(state for state in STATES if state != "ok")
-DRIFTS = ("date", "body")  # layout drift: the date elements, or the text block, renamed
+# Layout drift of every article page: the date elements renamed and no structured dates
+# (`date`), the text block renamed (`body`): both recoverable from the page. `undated`: no
+# date line and no structured date at all, which nothing can recover.
+DRIFTS = ("date", "body", "undated")
 # Whole layouts: the espreso mirror, and "newsroom", the same articles in other markup (no
 # structured data, other classes, a one-line date stamp) for a profile written as data only.
 LAYOUTS = ("espreso", "newsroom")
@@ -179,7 +182,7 @@ def _seed_articles() -> list[DemoArticle]:
     rng = random.Random("seed-feed")
     for i, entry in enumerate(feed, start=1):
         original = Revision(entry.published, entry.title, vocab.subtitle(rng), vocab.body(rng))
-        revisions = (original,)
+        revisions: tuple[Revision, ...] = (original,)
         if entry.label == "Updated":
             revisions = _with_update(original, timedelta(hours=1, minutes=15), rng)
         articles.append(DemoArticle(
@@ -228,7 +231,7 @@ def build_site(size: int = DEFAULT_ARTICLES, seed: int = DEFAULT_SEED,
         lang = "uk" if index in ukrainian else "en"
         title = vocab.title(rng, lang)
         original = Revision(published, title, vocab.subtitle(rng, lang), vocab.body(rng, lang))
-        revisions = (original,)
+        revisions: tuple[Revision, ...] = (original,)
         if index in updated:
             # Half the edits come within a day, half days later (late corrections).
             delay = rng.randint(2, 30) if rng.random() < 0.5 else rng.randint(24, 144)

@@ -172,14 +172,14 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
     # date-layout drift, so that only the (renamed) date line could give the date.
     published: datetime | None = a.published + timedelta(days=6 * 365) \
         if a.state == "future_date" else a.published
-    if site.drift == "date":
+    if site.drift in ("date", "undated"):
         published = None
     return _template(site, "article.html").render(
         lang=a.lang, page_title=rev.title, a=a, rev=rev, url=url, image_url=image_url,
         labels=a.labels_at(site.as_of),
         blocks=_blocks(site, a),
         tags=[(t, tag_slug(t)) for t in a.tags],
-        date_line=_date_line(site, a),
+        date_line=None if site.drift == "undated" else _date_line(site, a),
         time_line=a.published.astimezone(KYIV).strftime("%H:%M"),
         date_class="article__published-date" if site.drift == "date" else "article__date",
         time_class="article__published-time" if site.drift == "date" else "article__time",
@@ -277,11 +277,12 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None,
         })
     counts: dict[str, int] = {}
     for entry in articles:
-        counts[entry["expected"]] = counts.get(entry["expected"], 0) + 1
+        expected = str(entry["expected"])
+        counts[expected] = counts.get(expected, 0) + 1
     changes: dict[str, int] = {}
     for entry in articles:
-        if entry.get("change"):
-            changes[entry["change"]] = changes.get(entry["change"], 0) + 1
+        if change := entry.get("change"):
+            changes[str(change)] = changes.get(str(change), 0) + 1
     return {
         "base_url": base_url,
         "as_of": site.as_of.isoformat(),

@@ -54,7 +54,8 @@ def _context() -> Any:
     for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
         logging.getLogger(name).setLevel(logging.ERROR)  # it announces temp dirs at INFO
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
+    # GX takes the plain mapping its config file would hold.
+    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     return context
 
 

@@ -20,16 +20,17 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
-from flows import settings, state
-from flows.archive_index import fetch_table
+from config import settings
 from flows.crawling import crawl, require_discovery_pages
 from flows.pipeline import site_profile
 from flows.process import process_archive
-from flows.runs import flow_run_id, new_run_id, publish, record_failure
+from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
 from sites import SiteProfile
-from spiders.archive import read_manifest
+from spiders.fetches import fetch_table
+from spiders.manifest import Discovered, read_manifest
+from spiders.plan import CrawlPlan
+from warehouse import state
 from warehouse.load import OUTCOMES, RunInfo
 
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
@@ -39,20 +40,20 @@ def chunk_start(day: date, chunk: str) -> date:
     return day - timedelta(days=day.weekday()) if chunk == "week" else day
 
 
-def plan_chunks(discovered: list[dict[str, Any]], profile: SiteProfile, since: date,
+def plan_chunks(discovered: list[Discovered], profile: SiteProfile, since: date,
                 until: date, chunk: str) -> dict[tuple[date, date], list[str]]:
     """URLs per (first day, last day) chunk, clipped to the window; undated URLs go last."""
     chunks: dict[tuple[date, date], list[str]] = defaultdict(list)
     for event in discovered:
-        published = event.get("published")
+        published = event.published
         if not published:
-            chunks[(since, until)].append(event["url"])
+            chunks[(since, until)].append(event.url)
             continue
         day = datetime.fromisoformat(published).astimezone(profile.tz).date()
         first = chunk_start(day, chunk)
         start = max(first, since)
         end = min(first + timedelta(days=6 if chunk == "week" else 0), until)
-        chunks[(start, end)].append(event["url"])
+        chunks[(start, end)].append(event.url)
     return dict(sorted(chunks.items()))
 
 
@@ -62,7 +63,7 @@ def _window(profile: SiteProfile, since: date, until: date) -> tuple[datetime, d
             datetime.combine(until + timedelta(days=1), time(), profile.tz))
 
 
-@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def backfill(since: date, until: date, site: str = "demo", base_url: str | None = None,
              db: str | None = None, chunk: Literal["day", "week"] = "day",
              concurrency: int = 2, force: bool = False,
@@ -92,9 +93,9 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
         start, end = _window(profile, since, until)
         discovery_dir = root / new_run_id(started, "discover-")
         crawl(profile, discovery_dir, discovery_dir.name,
-              {"mode": "discover", "since": start.isoformat(), "until": end.isoformat()})
+              CrawlPlan(mode="discover", since=start, until=end))
         require_discovery_pages(fetch_table(discovery_dir), profile)
-        events = [e for e in read_manifest(discovery_dir) if e["event"] == "discovered"]
+        events = [e for e in read_manifest(discovery_dir) if isinstance(e, Discovered)]
         chunks = plan_chunks(events, profile, since, until, chunk)
         logger.info("Window %s..%s: %d articles in %d chunks", since, until, len(events),
                     len(chunks))
@@ -118,9 +119,9 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
         known = state.known_urls(db_file, profile)
 
         def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
-            plan = {"mode": "urls", "urls": urls,
-                    "known": {u: known[u] for u in urls if u in known}}
-            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, quote(plan))
+            plan = CrawlPlan(mode="urls", urls=urls,
+                             known={u: known[u] for u in urls if u in known})
+            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, unwalked(plan))
 
         totals = dict.fromkeys(COUNTS, 0)
         pending = [start_crawl(*r) for r in runs[:concurrency]]
@@ -129,13 +130,10 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
             run, future = pending.pop(0)
             if queue:
                 pending.append(start_crawl(*queue.pop(0)))
-            try:
+            with recorded(run, db_file, data_dir):
                 future.result()
                 summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
                                           db_file)
-            except Exception as error:
-                record_failure(db_file, run, error, data_dir)
-                raise
             for key in COUNTS:
                 totals[key] += int(summary.get(key) or 0)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",

@@ -7,22 +7,21 @@ folder.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from flows import progress
-from flows.extraction import ArchiveExtraction
-from flows.runs import global_limit
+from extract.workers import ArchiveExtraction
+from flows.runs import crawl_limit, global_limit
+from reports import progress
 from sites import SiteProfile
-from spiders.archive import MANIFEST_NAME
+from spiders.manifest import Discovered, ManifestReader, remove_manifest
+from spiders.plan import CrawlPlan
 
 CRAWL_DONE = "crawl.done"  # written once a run's crawl finished; a retry skips the crawl
 
@@ -32,7 +31,7 @@ class CrawlError(RuntimeError):
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any],
+def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: CrawlPlan,
           max_pages: int = 0, extraction: ArchiveExtraction | None = None) -> Path:
     """Crawl into `run_dir` as `plan` says; retried once, crawl failures being mostly transient.
 
@@ -40,6 +39,9 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
 
     At most a few crawls of one site run at once (the global concurrency limit
     `newscorpus-crawl-<site>`, where `newscorpus deploy` created it).
+
+    The subprocess runs with `-P`: a folder of the user's own named like one of our packages
+    (say `./sites/`) must not shadow it.
     """
     logger = get_run_logger()
     done = run_dir / CRAWL_DONE
@@ -47,20 +49,21 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
         logger.info("The crawl of run %s finished before; reusing its archive", run_id)
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_manifest(run_dir)  # a retry starts afresh; nobody may follow the last attempt's
     if extraction is not None:
         extraction.restart()
     plan_path = run_dir / "plan.json"
-    plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    plan.write(plan_path)
     log_path = run_dir / "crawl.log"
-    command = [sys.executable, "-m", "spiders.crawl", "--site", profile.name,
+    command = [sys.executable, "-P", "-m", "spiders.crawl", "--site", profile.name,
                "--base-url", profile.base_url, "--out", str(run_dir), "--run-id", run_id,
                "--max-pages", str(max_pages), "--plan", str(plan_path)]
     logger.info("Crawling %s (%s), mode %s; log in %s", profile.name, profile.base_url,
-                plan["mode"], log_path)
-    with global_limit(f"newscorpus-crawl-{profile.name}"), \
+                plan.mode, log_path)
+    with global_limit(crawl_limit(profile.name)), \
             open(log_path, "w", encoding="utf-8") as log:
         crawler = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _follow(crawler, run_dir / MANIFEST_NAME, f"Crawling {profile.name}", extraction)
+        _follow(crawler, ManifestReader(run_dir), f"Crawling {profile.name}", extraction)
     if crawler.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
         raise CrawlError(f"the crawl exited with code {crawler.returncode}; last lines of "
@@ -69,32 +72,27 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: dict[str, Any]
     return run_dir
 
 
-def _follow(crawler: subprocess.Popen[bytes], manifest: Path, description: str,
+def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, description: str,
             extraction: ArchiveExtraction | None) -> None:
-    """Wait for the crawl, showing articles fetched of those discovered (when enabled), and
-    handing `extraction` what was archived."""
+    """Wait for the crawl, showing articles answered of those discovered (when enabled), and
+    handing `extraction` what was archived. Ends when the crawler has exited and its manifest
+    is read to its last whole line."""
     with progress.bar(description) as update:
         discovered = answered = 0
-        offset = 0
-        while crawler.poll() is None or offset < (manifest.stat().st_size
-                                                   if manifest.exists() else 0):
-            if manifest.exists():
-                with open(manifest, encoding="utf-8") as events:
-                    events.seek(offset)
-                    for line in events:
-                        if not line.endswith("\n"):
-                            break  # a line still being written: read it next time
-                        offset += len(line.encode("utf-8"))
-                        discovered += '"event": "discovered"' in line
-                        answered += '"kind": "article"' in line and '"event": "discovered"' \
-                            not in line
-                update(answered, discovered or None)
-                if extraction is not None:
-                    extraction.poll()
-            if crawler.poll() is None:
-                time.sleep(0.1)
-            elif not manifest.exists():
-                break
+        while True:
+            running = crawler.poll() is None
+            events = manifest.new_events()
+            for event in events:
+                if isinstance(event, Discovered):
+                    discovered += 1
+                else:
+                    answered += event.kind == "article"
+            update(answered, discovered or None)
+            if extraction is not None:
+                extraction.add(events)
+            if not running:
+                return
+            time.sleep(0.1)
 
 
 def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None:
@@ -104,5 +102,5 @@ def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None
         first = pages.iloc[0] if len(pages) else None
         why = "no listing page was requested" if first is None else (
             first["error"] or f"HTTP {first['status']}")
-        where = profile.listing_url(1) if profile.listing.get("url") else profile.sitemap_url
+        where = profile.listing_url(1) if profile.listing.url else profile.sitemap_url
         raise CrawlError(f"could not fetch the listing of {profile.name} at {where}: {why}")

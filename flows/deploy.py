@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prefect import serve as prefect_serve
+from prefect.schedules import Cron
 
+from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit
 from sites import available_sites
 
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT / "prefect.yaml"
 POOL = "newscorpus"
-WAREHOUSE_LIMIT = "newscorpus-warehouse"
-CRAWLS_PER_SITE = 2
 
 
 class DeployError(RuntimeError):
@@ -32,7 +33,7 @@ class DeployError(RuntimeError):
 
 def concurrency_limits() -> dict[str, int]:
     """The global concurrency limits the flows take: one load at a time, few crawls a site."""
-    return {WAREHOUSE_LIMIT: 1, **{f"newscorpus-crawl-{site}": CRAWLS_PER_SITE
+    return {WAREHOUSE_LIMIT: 1, **{crawl_limit(site): CRAWLS_PER_SITE
                                    for site in available_sites()}}
 
 
@@ -66,9 +67,6 @@ def _declared() -> list[dict[str, Any]]:
 
 def serve() -> None:
     """Serve every deployment of prefect.yaml, with its schedules, from this process."""
-    from prefect import serve as prefect_serve
-    from prefect.schedules import Cron
-
     deployments = []
     for spec in _declared():
         path, name = spec["entrypoint"].split(":")

@@ -11,9 +11,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows import settings
-from flows.quality import failing_markdown, validate_stored
+from config import settings
+from expectations.quality import failing_markdown, validate_stored
 from reports import data_docs
+from sites import load_profile
+from warehouse import state
 
 
 @flow(name="nightly_quality")
@@ -27,7 +29,8 @@ def nightly_quality(site: str = "demo", db: str | None = None,
         data_dir: where the data docs are written (default `data/`, as `docs/index.html`).
     """
     db_file = settings.db_path(db, data_dir)
-    results = validate_stored(db_file, site)
+    base_url, articles = state.stored_articles(db_file, site)
+    results = validate_stored(articles, load_profile(site, base_url))
     docs = data_docs.build(db_file, settings.data_dir(data_dir) / "docs")
     critical = results[(results["severity"] == "critical") & ~results["success"]]
     create_markdown_artifact(key="nightly-quality", markdown=failing_markdown(results),

@@ -3,7 +3,7 @@
 The crawl leaves a WARC archive and a manifest (flows/crawling.py); everything after it reads
 only the archive (flows/process.py), so a crawl and a reprocessing of an old archive share one
 path. Only the load writes DuckDB. Pages are extracted as they are archived, while the crawl
-runs (flows/extraction.py), and Great Expectations is imported meanwhile.
+runs (extract/workers.py), and Great Expectations is imported meanwhile.
 """
 
 from __future__ import annotations
@@ -16,27 +16,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
-from prefect.utilities.annotations import quote
 
+from config import settings
 from demosite import server as demo_server
 from demosite.corpus import build_site
 from expectations.validate import preload
-from flows import settings, state
-from flows.archive_index import fetch_table
+from extract.workers import ArchiveExtraction
 from flows.crawling import crawl, require_discovery_pages
-from flows.extraction import ArchiveExtraction
 from flows.process import process_archive
-from flows.runs import flow_run_id, new_run_id, publish, record_failure
+from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
 from sites import SiteProfile, load_profile
+from spiders.fetches import fetch_table
+from spiders.plan import CrawlPlan
+from warehouse import state
 from warehouse.load import RunInfo
 
 
-def incremental_plan(db: Path, profile: SiteProfile) -> dict[str, Any]:
+def incremental_plan(db: Path, profile: SiteProfile) -> CrawlPlan:
     """Known URLs, and the cutoff: the newest article held minus the overlap window."""
     newest = state.high_water_mark(db, profile)
-    overlap = timedelta(minutes=int(profile.discovery.get("overlap_minutes", 60)))
-    return {"mode": "incremental", "known": state.known_urls(db, profile),
-            "cutoff": (newest - overlap).isoformat() if newest else None}
+    overlap = timedelta(minutes=profile.discovery.overlap_minutes)
+    return CrawlPlan(mode="incremental", known=state.known_urls(db, profile),
+                     cutoff=newest - overlap if newest else None)
 
 
 @flow(name="news_pipeline", log_prints=True)
@@ -65,18 +66,16 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
         run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
-        try:
-            plan = incremental_plan(db_file, profile) if mode == "incremental" else {"mode": mode}
+        with recorded(run, db_file, data_dir):
+            plan = incremental_plan(db_file, profile) if mode == "incremental" \
+                else CrawlPlan(mode=mode)
             threading.Thread(target=preload, name="preload-gx", daemon=True).start()
             with ArchiveExtraction(profile, run_dir) as extraction:
-                crawl(profile, run_dir, run_id, quote(plan), max_pages, quote(extraction))
+                crawl(profile, run_dir, run_id, unwalked(plan), max_pages, unwalked(extraction))
                 fetches = fetch_table(run_dir)
                 require_discovery_pages(fetches, profile)
                 summary = process_archive(profile, run, fetches, db_file, drift_threshold,
                                           extraction=extraction)
-        except Exception as error:
-            record_failure(db_file, run, error, data_dir)
-            raise
     return publish(summary, started, db_file, data_dir)
 
 

@@ -17,21 +17,22 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
-from prefect.utilities.annotations import quote
 
+from expectations import quality
 from expectations.validate import Validation, validate
 from extract.clean import CleanBatch, split_duplicates
-from flows import progress, quality
-from flows.extraction import ArchiveExtraction
-from flows.runs import global_limit
+from extract.workers import ArchiveExtraction
+from flows.runs import WAREHOUSE_LIMIT, global_limit, unwalked
+from reports import progress
 from sites import SiteProfile
+from warehouse import state
 from warehouse.db import WarehouseBusyError
-from warehouse.load import Batch, RunInfo, load_run, record_failed_run
+from warehouse.load import Batch, RunInfo, load_run
 
 
 @task(cache_policy=NO_CACHE)
-def extract(fetches: pd.DataFrame, profile: SiteProfile,
-            extraction: ArchiveExtraction | None = None) -> pd.DataFrame:
+def extract_pages(fetches: pd.DataFrame, profile: SiteProfile,
+                  extraction: ArchiveExtraction | None = None) -> pd.DataFrame:
     """Extract and clean every archived article page that answered 200, in worker processes.
 
     `extraction` followed the crawl and holds the pages it did while the crawl ran.
@@ -47,14 +48,15 @@ def extract(fetches: pd.DataFrame, profile: SiteProfile,
 
 
 @task(cache_policy=NO_CACHE)
-def clean_batch(rows: pd.DataFrame) -> CleanBatch:
+def split_batch(rows: pd.DataFrame) -> CleanBatch:
+    """The cleaned rows, with those that repeat an earlier row's article id set apart."""
     return split_duplicates(rows)
 
 
 @task(cache_policy=NO_CACHE)
 def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
                    db: Path) -> Validation:
-    volume = quality.recent_volume(db, profile, run.mode)
+    volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode))
     result = validate(quality.validation_frame(batch.articles, profile),
                       quality.validation_params(profile, run.started_at, volume))
     failed = result.results[~result.results["success"]]
@@ -109,10 +111,10 @@ def _is_busy(task: Any, run: Any, state: Any) -> bool:
 def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
     """Publish the run; retried only while another process holds the database.
 
-    Loads queue on the global concurrency limit `newscorpus-warehouse` (one at a time), where
+    Loads queue on the global concurrency limit WAREHOUSE_LIMIT (one at a time), where
     `newscorpus deploy` created it; without a server, DuckDB's own lock makes them wait.
     """
-    with global_limit("newscorpus-warehouse"), \
+    with global_limit(WAREHOUSE_LIMIT), \
             progress.bar(f"Loading {len(batch.articles)} articles"):
         return load_run(db, run, batch, datetime.now(UTC))
 
@@ -125,17 +127,11 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     `extraction`, when the caller had it follow the crawl, holds the pages already done.
 
     When a critical expectation fails for more than `drift_threshold` of the batch (default
-    $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: the run is recorded as failed,
-    with its validation results, and the flow fails with the drift message.
+    $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: DriftError, which carries the
+    validation results for the failed run's record (flows/runs.py, `recorded`).
     """
-    batch = clean_batch(quote(extract(fetches, profile, quote(extraction))))
+    batch = split_batch(unwalked(extract_pages(fetches, profile, unwalked(extraction))))
     validation = validate_batch(batch, profile, run, db)
-    try:
-        quality.check_drift(validation, batch.articles,
-                            quality.drift_threshold() if drift_threshold is None
-                            else drift_threshold)
-    except quality.DriftError as error:
-        get_run_logger().error("%s", error)
-        record_failed_run(db, run, datetime.now(UTC), str(error), validation.results)
-        raise
+    quality.check_drift(validation, batch.articles,
+                        quality.drift_threshold() if drift_threshold is None else drift_threshold)
     return load(db, run, assemble(fetches, batch, validation))

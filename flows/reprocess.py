@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 from prefect import flow
 
-from flows import settings, state
-from flows.archive_index import FETCH_COLUMNS
+from config import settings
 from flows.process import process_archive
-from flows.runs import flow_run_id, new_run_id, publish, record_failure
+from flows.runs import flow_run_id, new_run_id, publish, recorded
 from sites import load_profile
+from spiders.fetches import FetchRow, fetch_frame
+from warehouse import state
 from warehouse.load import RunInfo
 
 
@@ -53,20 +53,15 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
         raise NothingToReprocessError(
             f"no archived page of {profile.name} matches (run={run}, since={since}, "
             f"until={until}, urls={len(urls) if urls else None}) in {db_file}")
-    fetches = pd.DataFrame({
-        "url": responses["url"], "kind": "article", "status": 200, "error": None,
-        "fetched_at": responses["fetched_at"].astype(str), "warc_file": responses["warc_file"],
-        "warc_offset": responses["warc_offset"], "warc_length": None,
-        "etag": responses["etag"], "last_modified": responses["last_modified"],
-        "content_type": responses["content_type"], "attempts": None,
-        "final_url": responses["url"], "article_id": None, "outcome": None,
-    }, columns=FETCH_COLUMNS)
+    fetches = fetch_frame([
+        FetchRow(url=r.url, kind="article", final_url=r.url, status=200,
+                 fetched_at=str(r.fetched_at), warc_file=r.warc_file,
+                 warc_offset=int(r.warc_offset), etag=r.etag, last_modified=r.last_modified,
+                 content_type=r.content_type)
+        for r in responses.itertuples(index=False)])
     run_info = RunInfo(run_id=new_run_id(started, "reprocess-"), site=profile.name,
                        base_url=profile.base_url, mode="reprocess", started_at=started,
                        archive_dir="", flow_run_id=flow_run_id())
-    try:
+    with recorded(run_info, db_file, data_dir):
         summary = process_archive(profile, run_info, fetches, db_file)
-    except Exception as error:
-        record_failure(db_file, run_info, error, data_dir)
-        raise
     return publish(summary, started, db_file, data_dir)

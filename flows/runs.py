@@ -1,4 +1,6 @@
-"""Run bookkeeping shared by the flows: run ids, global limits, summaries, failures."""
+"""What every flow shares: run ids, the global concurrency limits, and the frame of a run
+(a failure recorded with its cause, the data docs refreshed, the summary published).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +11,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
+from prefect.utilities.annotations import quote
 
-from flows import quality, settings
-from flows.summary import markdown_summary
+from config import settings
+from expectations.quality import DriftError
 from reports import data_docs
+from reports.summary import markdown_summary
 from warehouse.db import WarehouseBusyError
 from warehouse.load import RunInfo, record_failed_run
+
+# Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
+WAREHOUSE_LIMIT = "newscorpus-warehouse"  # one load at a time
+CRAWLS_PER_SITE = 2
+
+
+T = TypeVar("T")
+
+
+def unwalked(value: T) -> T:
+    """`value` as a task argument that Prefect does not walk for futures: a crawl plan of
+    200k known URLs, or a batch of extracted rows, took it seconds. Typed as the value."""
+    return cast(T, quote(value))
+
+
+def crawl_limit(site: str) -> str:
+    """The limit that keeps the crawls of one site to CRAWLS_PER_SITE at once."""
+    return f"newscorpus-crawl-{site}"
 
 
 def new_run_id(now: datetime, prefix: str = "") -> str:
@@ -30,6 +52,10 @@ def new_run_id(now: datetime, prefix: str = "") -> str:
     if flow_run and scheduled:
         return f"{prefix}{scheduled:%Y%m%dT%H%M%SZ}-{str(flow_run).replace('-', '')[:6]}"
     return f"{prefix}{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def flow_run_id() -> str | None:
+    return str(runtime.flow_run.id) if runtime.flow_run.id else None
 
 
 @contextmanager
@@ -46,6 +72,30 @@ def global_limit(name: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
+    """Record the run as failed, with its cause, when the block raises; then re-raise.
+
+    A drift alarm is recorded with the validation results that raised it.
+    """
+    try:
+        yield
+    except Exception as error:
+        logger = get_run_logger()
+        logger.error("Run %s failed: %s", run.run_id, error)
+        try:
+            record_failed_run(db, run, datetime.now(UTC), _cause(error),
+                              error.results if isinstance(error, DriftError) else None)
+            data_docs.build(db, settings.data_dir(data_dir) / "docs")
+        except WarehouseBusyError:
+            logger.warning("Could not record the failed run: the database is busy")
+        raise
+
+
+def _cause(error: BaseException) -> str:
+    return str(error) if isinstance(error, DriftError) else f"{type(error).__name__}: {error}"
+
+
 def publish(summary: dict[str, Any], started: datetime, db: Path,
             data_dir: str | None = None) -> dict[str, Any]:
     """Add the timing, refresh the data docs, publish the summary as a Prefect artifact."""
@@ -57,19 +107,3 @@ def publish(summary: dict[str, Any], started: datetime, db: Path,
                                          f"{summary.get('run_id')}")
     get_run_logger().info("Run %s: %s", summary.get("run_id"), json.dumps(summary, default=str))
     return summary
-
-
-def record_failure(db: Path, run: RunInfo, error: BaseException,
-                   data_dir: str | None = None) -> None:
-    """Record the failed run (drift is recorded by process_archive) and refresh the docs."""
-    try:
-        if not isinstance(error, quality.DriftError):
-            get_run_logger().error("Run %s failed: %s", run.run_id, error)
-            record_failed_run(db, run, datetime.now(UTC), f"{type(error).__name__}: {error}")
-        data_docs.build(db, settings.data_dir(data_dir) / "docs")
-    except WarehouseBusyError:
-        get_run_logger().warning("Could not record the failed run: the database is busy")
-
-
-def flow_run_id() -> str | None:
-    return str(runtime.flow_run.id) if runtime.flow_run.id else None

@@ -127,17 +127,19 @@ def reprocess(
 
 def _run_flow(name: str, **params: Any) -> dict[str, Any]:
     """Start Prefect quietly and call one of the flows."""
-    from flows.settings import quiet_prefect_defaults
+    from config.settings import quiet_prefect_defaults
 
     quiet_prefect_defaults()
     from flows import backfill as backfill_flows
     from flows import pipeline
     from flows import reprocess as reprocess_flows
 
-    flows = {"news_pipeline": pipeline.news_pipeline, "backfill": backfill_flows.backfill,
-             "reprocess": reprocess_flows.reprocess}
+    flows: dict[str, Any] = {"news_pipeline": pipeline.news_pipeline,
+                             "backfill": backfill_flows.backfill,
+                             "reprocess": reprocess_flows.reprocess}
     _tracebacks_off_the_console()
-    return flows[name](**params)
+    summary: dict[str, Any] = flows[name](**params)
+    return summary
 
 
 def _progress_on(as_json: bool) -> None:
@@ -150,7 +152,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, default=str))
         return
-    from flows.summary import SUMMARY_FIELDS
+    from reports.summary import SUMMARY_FIELDS
 
     fields = [f for f in SUMMARY_FIELDS if f in summary]
     out.print(_table(fields, [tuple(summary[f] for f in fields)],
@@ -193,19 +195,19 @@ def sql(
     """Run a read-only SQL query on the corpus and print the result."""
     import duckdb
 
-    from flows.settings import db_path
-    from warehouse.db import connect, load_fts
+    from config.settings import db_path
+    from warehouse.db import load_fts, reading
 
-    con = connect(db_path(db), read_only=True, wait=wait)
-    load_fts(con)  # so that queries can use fts_main_articles.match_bm25
-    try:
-        cursor = con.execute(query)
-    except duckdb.Error as error:
-        raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
-    if cursor.description is None:
-        return
-    columns = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
+    with reading(db_path(db), wait=wait) as con:
+        load_fts(con)  # the stemmer that search_articles('…') calls
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as error:
+            raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
+        if cursor.description is None:
+            return
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
     if as_json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str,
                          ensure_ascii=False))
@@ -224,13 +226,16 @@ def validate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Re-validate the stored articles with the current suites; exit 1 on a critical failure."""
-    from flows.quality import validate_stored
-    from flows.settings import db_path
+    from config.settings import db_path
+    from expectations.quality import validate_stored
+    from sites import load_profile
+    from warehouse.state import stored_articles
 
     try:
-        results = validate_stored(db_path(db), site, run_id)
+        base_url, articles = stored_articles(db_path(db), site, run_id)
     except LookupError as error:
         raise UsageError(str(error)) from None
+    results = validate_stored(articles, load_profile(site, base_url))
     columns = ["suite", "expectation", "column", "severity", "success", "unexpected_count",
                "reason"]
     if as_json:
@@ -323,11 +328,13 @@ def extract_command(
     jobs: Annotated[int, typer.Option(
         min=0, help="Processes to extract with; 0 = one per core.")] = 0,
 ) -> None:
-    """Extract articles from saved pages, offline; prints one JSON object per page."""
+    """Extract articles from saved pages, offline; prints one JSON object per page, cleaned
+    as the pipeline would load it, with the layer that gave each field."""
     from collections import deque
 
+    from extract.clean import clean_rows
     from extract.inputs import pages
-    from extract.parallel import extract_many
+    from extract.workers import extract_many
     from sites import available_sites, load_profile
     from sites.urls import on_site
 
@@ -348,22 +355,37 @@ def extract_command(
             used.append(profile.name)
             yield body, page_url, profile, content_type
 
-    records = []
+    printed = []
     for path in inputs:
-        for record in extract_many(jobs_of(path), jobs):
-            records.append({
-                "url": record.url, "title": record.title,
-                "published_at": record.published_at.isoformat() if record.published_at
-                else None,
-                "modified_at": record.modified_at.isoformat() if record.modified_at else None,
-                "body": record.body, "tags": record.tags, "authors": record.authors,
-                "lang": record.lang,
-                "section": record.section, "site": used.popleft(),
-                "provenance": record.provenance})
-            if fmt == "jsonl":
-                print(json.dumps(records.pop(), ensure_ascii=False))
+        for batch in _batches(extract_many(jobs_of(path), jobs), 256):
+            # Cleaned as the pipeline cleans before it validates and loads.
+            rows = clean_rows(batch)
+            for row in rows.to_dict("records"):
+                printed.append({
+                    "url": row["url"], "title": row["title"], "subtitle": row["subtitle"],
+                    "published_at": _iso(row["published_at"]),
+                    "modified_at": _iso(row["modified_at"]),
+                    "body": row["body"], "tags": row["tags"], "authors": row["authors"],
+                    "lang": row["lang"], "section": row["section"], "site": used.popleft(),
+                    "provenance": row["provenance"]})
+                if fmt == "jsonl":
+                    print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":
-        print(json.dumps(records, ensure_ascii=False, indent=2))
+        print(json.dumps(printed, ensure_ascii=False, indent=2))
+
+
+def _batches(items: Any, size: int) -> Any:
+    from itertools import islice
+
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _iso(moment: Any) -> str | None:
+    import pandas as pd
+
+    return None if moment is None or pd.isna(moment) else moment.isoformat()
 
 
 @app.command()
@@ -425,7 +447,7 @@ def report(
 
 
 def _db(db: Path | None) -> Path:
-    from flows.settings import db_path
+    from config.settings import db_path
 
     return db_path(db)
 
@@ -438,24 +460,19 @@ def docs(
     db: DbOption = None,
 ) -> None:
     """Write the data docs: one offline HTML page of the last runs' validation results."""
-    from flows.settings import db_path
+    from config.settings import db_path
     from reports import data_docs
 
     print(data_docs.build(db_path(db), out_dir, runs))
 
 
 def _query(name: str, db: Path | None, **params: Any) -> list[dict[str, Any]]:
-    from flows.settings import db_path
+    from config.settings import db_path
     from warehouse import queries
-    from warehouse.db import connect
+    from warehouse.db import reading
 
-    con = connect(db_path(db), read_only=True, wait=0)
-    try:
-        cursor = queries.run(con, name, **params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
+    with reading(db_path(db), wait=0) as con:
+        return queries.rows(con, name, **params)
 
 
 def _print_query(name: str, db: Path | None, as_json: bool, columns: list[str],
@@ -543,7 +560,7 @@ def serve() -> None:
 
     The one-process alternative to a server and a worker; Ctrl-C stops it.
     """
-    from flows.settings import quiet_prefect_defaults
+    from config.settings import quiet_prefect_defaults
 
     quiet_prefect_defaults()
     from flows.deploy import serve as serve_all

@@ -14,27 +14,19 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from warehouse import queries
-from warehouse.db import connect
+from warehouse.db import reading
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                    autoescape=select_autoescape(["html"]))
 
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def build(db: Path, out_dir: Path, runs: int = 10) -> Path:
     """Write `out_dir/index.html` for the last `runs` runs; returns its path."""
-    con = connect(db, read_only=True)
-    try:
-        last_runs = _rows(queries.run(con, "last_runs", limit=runs))
-        results = _rows(queries.run(con, "run_validation", limit=runs))
+    with reading(db) as con:
+        last_runs = queries.rows(con, "last_runs", limit=runs)
+        results = queries.rows(con, "run_validation", limit=runs)
         ids = sorted({i for r in results if not r["success"] for i in r["sample_ids"] or []})
-        samples = {r["article_id"]: r for r in _rows(queries.run(con, "sample_rows", ids=ids))}
-    finally:
-        con.close()
+        samples = {r["article_id"]: r for r in queries.rows(con, "sample_rows", ids=ids)}
     by_run: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         result["samples"] = [samples.get(i, {"article_id": i, "url": None, "title": None})

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from warehouse.db import connect
+from warehouse.db import reading
 
 FORMATS = ("parquet", "csv", "jsonl")
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -29,13 +29,10 @@ def export(db: Path, out_dir: Path, fmt: str, since: date | None = None,
     target = out_dir / ("articles" if fmt == "parquet" else f"articles.{fmt}")
     options = {"parquet": "FORMAT parquet, PARTITION_BY (published_date), OVERWRITE_OR_IGNORE",
                "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
-    con = connect(db, read_only=True, wait=0)
-    try:
-        rows = con.execute(f"SELECT count(*) FROM ({_SELECT})", params).fetchone()[0]
+    with reading(db, wait=0) as con:
+        counted = con.execute(f"SELECT count(*) FROM ({_SELECT})", params).fetchone()
         con.execute(f"COPY ({_SELECT}) TO '{_quoted(target)}' ({options})", params)
-    finally:
-        con.close()
-    return target, rows
+    return target, counted[0] if counted else 0
 
 
 def _quoted(path: Path) -> str:

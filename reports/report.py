@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from warehouse import queries
-from warehouse.db import connect
+from warehouse.db import reading
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                    autoescape=select_autoescape(["html"]))
@@ -85,8 +85,7 @@ def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
 
 def build(db: Path, out: Path) -> Path:
     """Write the report to `out` (an .html file); returns its path."""
-    con = connect(db, read_only=True)
-    try:
+    with reading(db) as con:
         frames = {
             "per_day": queries.run(con, "report_per_day").df(),
             "top_tags": queries.run(con, "report_top_tags", limit=TOP_TAGS).df(),
@@ -96,8 +95,6 @@ def build(db: Path, out: Path) -> Path:
             "quarantine_rate": queries.run(con, "report_quarantine_rate").df(),
         }
         totals = queries.run(con, "report_totals").df().iloc[0].to_dict()
-    finally:
-        con.close()
     html = _ENV.get_template("report.html").render(
         charts=charts(frames), totals=totals, db=str(db),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

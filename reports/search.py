@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from warehouse import queries
-from warehouse.db import connect, load_fts
+from warehouse.db import load_fts, reading
 
 SNIPPET = 90  # characters either side of the first matching word
 
@@ -26,12 +26,9 @@ def snippet(body: str, query: str) -> str:
 
 def search(db: Path, query: str, since: date | None = None, limit: int = 10,
            tz: str = "Europe/Kyiv") -> list[dict[str, Any]]:
-    con = connect(db, read_only=True, wait=0)
-    try:
+    start = datetime.combine(since, time(), ZoneInfo(tz)) if since else None
+    with reading(db, wait=0) as con:
         load_fts(con)  # the index's stemmer
-        start = datetime.combine(since, time(), ZoneInfo(tz)) if since else None
         rows = queries.run(con, "search", query=query, since=start, limit=limit).fetchall()
-    finally:
-        con.close()
     return [{"url": url, "title": title, "published_at": published, "score": score,
              "snippet": snippet(body or "", query)} for url, title, published, score, body in rows]

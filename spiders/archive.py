@@ -1,11 +1,5 @@
-"""The crawl's archive: a gzipped WARC file plus a JSONL manifest that indexes it.
-
-Each manifest line is written only after its WARC record is complete and flushed, so a reader
-that goes by the manifest never meets a partial record. Lines are events:
-- `discovered`: an article URL was found (with the listing entry that linked it);
-- `fetched`: a response was archived (status, WARC offset and length); `requested` is the URL
-  first asked for, which differs from `url` after redirects;
-- `failed`: a request ended without a response (error text).
+"""The crawl's archive: a gzipped WARC file plus the manifest that indexes it
+(spiders/manifest.py: its events, and when a line is written).
 
 A crawl writes through `ArchiveProcess`, which hands the records to a `CrawlArchive` in a
 child process: building, compressing (gzip level 9) and writing them was a fifth of a crawl's
@@ -16,7 +10,6 @@ wake-ups and system calls.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import queue
@@ -31,8 +24,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from spiders.manifest import Discovered, Failed, Fetched, ManifestWriter
+
 WARC_NAME = "crawl.warc.gz"
-MANIFEST_NAME = "manifest.jsonl"
 # Scrapy hands over decoded bodies, so these headers no longer describe the stored payload.
 _DROPPED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
 # Calls per batch sent to the writer process; `ArchiveProcess.flush` sends a partial one.
@@ -50,18 +44,14 @@ class CrawlArchive:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.warc_path = out_dir / WARC_NAME
         self._warc: BinaryIO = open(self.warc_path, "wb")  # noqa: SIM115 - closed in close()
-        self._manifest = open(out_dir / MANIFEST_NAME, "w", encoding="utf-8")  # noqa: SIM115
+        self._manifest = ManifestWriter(out_dir)
         self._writer = WARCWriter(self._warc, gzip=True)
         self._writer.write_record(self._writer.create_warcinfo_record(
             WARC_NAME, {"software": software, "run-id": run_id,
                         "format": "WARC File Format 1.0"}))
 
-    def _event(self, event: str, **fields: Any) -> None:
-        self._manifest.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
-        self._manifest.flush()
-
     def discovered(self, url: str, at: str | None = None, **listing: Any) -> None:
-        self._event("discovered", url=url, at=at or now_iso(), **listing)
+        self._manifest.write(Discovered(url=url, at=at or now_iso(), **listing))
 
     def fetched(self, url: str, requested: str, kind: str, status: int, reason: str,
                 headers: list[tuple[bytes, bytes]], body: bytes, attempts: int = 1,
@@ -79,17 +69,16 @@ class CrawlArchive:
         self._warc.flush()
         named = {k.lower(): v for k, v in kept
                  if k.lower() in ("etag", "last-modified", "content-type")}
-        self._event("fetched", url=url, requested=requested, kind=kind, status=status,
-                    at=fetched_at, etag=named.get("etag"),
-                    last_modified=named.get("last-modified"),
-                    content_type=named.get("content-type"), attempts=attempts, note=note,
-                    warc=WARC_NAME, offset=offset, length=self._warc.tell() - offset,
-                    bytes=len(body))
+        self._manifest.write(Fetched(
+            url=url, requested=requested, kind=kind, status=status, at=fetched_at,
+            etag=named.get("etag"), last_modified=named.get("last-modified"),
+            content_type=named.get("content-type"), attempts=attempts, note=note,
+            warc=WARC_NAME, offset=offset, length=self._warc.tell() - offset, bytes=len(body)))
 
     def failed(self, url: str, kind: str, error: str, attempts: int = 1,
                at: str | None = None) -> None:
-        self._event("failed", url=url, kind=kind, status=None, error=error,
-                    at=at or now_iso(), attempts=attempts)
+        self._manifest.write(Failed(url=url, kind=kind, error=error, at=at or now_iso(),
+                                    attempts=attempts))
 
     def close(self) -> None:
         self._warc.close()
@@ -186,20 +175,6 @@ def _write_calls(calls: multiprocessing.Queue[list[tuple[str, dict[str, Any]]] |
                 getattr(archive, method)(**arguments)
     finally:
         archive.close()
-
-
-def read_manifest(run_dir: Path) -> list[dict[str, Any]]:
-    """The manifest's events; a torn last line (a crash mid-write) is ignored."""
-    path = run_dir / MANIFEST_NAME
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            break
-    return events
 
 
 def read_payloads(warc_path: Path, offsets: set[int]) -> Iterator[tuple[int, str | None, bytes]]:

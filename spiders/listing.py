@@ -8,12 +8,14 @@ per match: a listing page cost as much CPU as ten article fetches.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 from parsel.csstranslator import css2xpath
+
+from sites.profile import ListingLayout
 
 
 @dataclass(frozen=True)
@@ -31,24 +33,25 @@ def _compile(css: str) -> Callable[[Any], list[Any]]:
 class ListingReader:
     """The listing layout of one profile (its `[listing]` table), compiled."""
 
-    def __init__(self, listing: Mapping[str, str]) -> None:
-        day = listing.get("day")
-        self._nodes = _compile(f"{day}, {listing['entry']}" if day else listing["entry"])
-        self._is_day = _compile(listing["day_date"]) if day else None
-        self._day_date = _compile(f"{listing['day_date']}::text") if day else None
-        self._day_year = _compile(f"{listing['day_year']}::text") if day else None
-        self._link = _compile(f"{listing['link']}::attr(href)")
-        self._time = _compile(f"{listing['time']}::text")
-        self._label = _compile(f"{listing['label']}::text")
-        self._next = _compile(f"{listing['next']}::attr(href)")
+    def __init__(self, listing: ListingLayout) -> None:
+        day = listing.day
+        self._nodes = _compile(f"{day}, {listing.entry}" if day else listing.entry)
+        # A day header's (test, date, year) XPaths, when entries are grouped under day headers.
+        self._day = (_compile(listing.day_date), _compile(f"{listing.day_date}::text"),
+                     _compile(f"{listing.day_year}::text")) if day else None
+        self._link = _compile(f"{listing.link}::attr(href)")
+        self._time = _compile(f"{listing.time}::text") if listing.time else _nothing
+        self._label = _compile(f"{listing.label}::text") if listing.label else _nothing
+        self._next = _compile(f"{listing.next}::attr(href)") if listing.next else _nothing
 
     def entries(self, root: Any) -> Iterator[ListingEntry]:
         """The entries of the page whose lxml tree is `root`, in document order."""
         day: str | None = None
         for node in self._nodes(root):
-            if self._is_day is not None and self._is_day(node):
-                year = re.search(r"\d{4}", _first(self._day_year, node) or "")
-                date = (_first(self._day_date, node) or "").strip()
+            if self._day is not None and self._day[0](node):
+                _, day_date, day_year = self._day
+                year = re.search(r"\d{4}", _first(day_year, node) or "")
+                date = (_first(day_date, node) or "").strip()
                 day = f"{date}, {year.group(0)}" if year else None
                 continue
             if href := _first(self._link, node):
@@ -58,6 +61,11 @@ class ListingReader:
     def next_href(self, root: Any) -> str | None:
         """The link to the next (older) listing page, if the page has one."""
         return _first(self._next, root)
+
+
+def _nothing(node: Any) -> list[Any]:
+    """A selector the profile leaves out matches nothing."""
+    return []
 
 
 def _first(xpath: Callable[[Any], list[Any]], node: Any) -> str | None:

@@ -1,6 +1,6 @@
 """The news spider: discover article URLs, fetch them, archive every response.
 
-Modes (the plan's "mode"):
+Modes (`CrawlPlan.mode`, spiders/plan.py):
 - `full`: every listing page, then every article they link (a profile without a listing:
   every article of its sitemaps);
 - `incremental`: listing pages until entries already in the corpus and older than the cutoff,
@@ -17,20 +17,19 @@ Links are canonicalized before they are requested, so an article linked twice (s
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
 from scrapy import signals
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
@@ -42,18 +41,18 @@ from sites.urls import canonicalize, on_site
 from spiders.archive import ArchiveError, ArchiveProcess
 from spiders.failures import failure_reason
 from spiders.listing import ListingReader
+from spiders.plan import CrawlPlan
 
 LISTING_PRIORITY = 10
 FLUSH_SECONDS = 0.5  # the archive's pending calls are sent at least this often
-MODES = ("full", "incremental", "discover", "urls")
 
 
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, site: str = "espreso", base_url: str | None = None, out_dir: str = "",
-                 run_id: str = "manual", max_pages: int | str = 0, plan: str = "",
-                 **kwargs: Any) -> None:
+    def __init__(self, site: str, base_url: str | None, out_dir: str, run_id: str,
+                 max_pages: int | str = 0, plan: str = "", **kwargs: Any) -> None:
+        """`plan`: the path of the run's plan.json (none: a full crawl)."""
         super().__init__(**kwargs)
         self.profile: SiteProfile = load_profile(site, base_url)
         # Scrapy's offsite filter drops requests (redirects included) to any other host.
@@ -61,26 +60,20 @@ class NewsSpider(scrapy.Spider):
         self.max_pages = int(max_pages)
         self.out_dir = out_dir
         self.run_id = run_id
-        self.plan: dict[str, Any] = json.loads(Path(plan).read_text()) if plan else {}
-        self.mode = self.plan.get("mode", "full")
-        if self.mode not in MODES:
-            raise ValueError(f"unknown crawl mode {self.mode!r}; one of {', '.join(MODES)}")
-        self.known: dict[str, dict[str, Any]] = self.plan.get("known", {})
-        tz = self.profile.tz
-        self.cutoff = parse_iso(self.plan.get("cutoff"), tz)
-        self.since = parse_iso(self.plan.get("since"), tz)
-        self.until = parse_iso(self.plan.get("until"), tz)
+        self.plan = CrawlPlan.read(Path(plan)) if plan else CrawlPlan()
+        self.mode = self.plan.mode
+        self.known = self.plan.known
+        self.cutoff, self.since, self.until = self.plan.cutoff, self.plan.since, self.plan.until
         self.seen: set[str] = set()
-        self.listing = ListingReader(self.profile.listing) if self.profile.listing.get("url") \
-            else None
+        self.listing = ListingReader(self.profile.listing) if self.profile.listing.url else None
         self.archive: ArchiveProcess | None = None
         self._flushing: LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.archive = ArchiveProcess(Path(spider.out_dir or f"data/runs/{spider.run_id}"),
-                                        spider.run_id, crawler.settings.get("USER_AGENT"),
+        spider.archive = ArchiveProcess(Path(spider.out_dir), spider.run_id,
+                                        crawler.settings.get("USER_AGENT"),
                                         on_failure=spider._archive_failed)
         crawler.signals.connect(spider._start_flushing, signal=signals.spider_opened)
         crawler.signals.connect(spider._archive_response, signal=signals.response_received)
@@ -89,17 +82,16 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> Any:
         if self.mode == "urls":
-            for url in self.plan.get("urls", []):
+            for url in self.plan.urls:
                 if request := self._article(canonicalize(url), source="plan"):
                     yield request
             return
         sitemap = self.profile.sitemap_url
         if sitemap and (self.mode in ("incremental", "discover")
-                        or not self.profile.listing.get("url")):
+                        or not self.profile.listing.url):
             yield scrapy.Request(sitemap, callback=self.parse_sitemap, errback=self._failed,
                                  priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
-        if self.profile.listing.get("url") and (self.mode in ("full", "incremental")
-                                                  or not sitemap):
+        if self.profile.listing.url and (self.mode in ("full", "incremental") or not sitemap):
             yield self._listing_request(self.profile.listing_url(1), page=1)
 
     # -- listing pages ---------------------------------------------------------------------
@@ -111,7 +103,7 @@ class NewsSpider(scrapy.Spider):
     def _entries(self, response: Response) -> Iterator[tuple[str, datetime | None, list[str]]]:
         """(url, listed time, labels) per entry of a listing page."""
         assert self.listing is not None
-        for entry in self.listing.entries(response.selector.root):
+        for entry in self.listing.entries(_root(response)):
             listed = parse_date_line(entry.day, entry.clock, self.profile.dates,
                                      self.profile.tz) if entry.clock and entry.day else None
             yield canonicalize(entry.href, response.url), listed, entry.labels
@@ -132,14 +124,14 @@ class NewsSpider(scrapy.Spider):
                                                       listed < self.since)
                 continue
             newly_updated = known is not None and "Updated" in labels and \
-                "Updated" not in known.get("labels", [])
+                "Updated" not in known.labels
             if known is None or newly_updated or self.mode == "full":
                 if request := self._article(url, source=response.url, labels=labels,
                                             listed_time=listed.isoformat() if listed else None):
                     yield request
         page = response.meta["page"]
         assert self.listing is not None
-        next_href = self.listing.next_href(response.selector.root)
+        next_href = self.listing.next_href(_root(response))
         if reached_known and self.mode in ("incremental", "discover"):
             self.logger.info("Listing page %d reaches known articles; stopping there", page)
         elif next_href and (self.max_pages <= 0 or page < self.max_pages):
@@ -169,7 +161,7 @@ class NewsSpider(scrapy.Spider):
                                    published=published.isoformat() if published else None)
                 continue
             known = self.known.get(url)
-            stored = parse_iso(known.get("modified"), tz) if known else None
+            stored = parse_iso(known.modified, tz) if known else None
             dated = published or lastmod
             fresh = self.cutoff is None or (dated is not None and dated >= self.cutoff)
             changed = known is not None and lastmod is not None and (stored is None
@@ -216,11 +208,11 @@ class NewsSpider(scrapy.Spider):
         if not self._discover(url, listing_url=source, **listing):
             return None
         headers = {}
-        known = self.known.get(url) or {}
-        if known.get("etag"):
-            headers["If-None-Match"] = known["etag"]
-        if known.get("last_modified"):
-            headers["If-Modified-Since"] = known["last_modified"]
+        if known := self.known.get(url):
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
         return scrapy.Request(url, callback=self.parse_article, errback=self._failed,
                               headers=headers, meta={"kind": "article"})
 
@@ -270,6 +262,11 @@ class NewsSpider(scrapy.Spider):
                 self.logger.error("%s", error)
                 assert self.crawler.stats is not None
                 self.crawler.stats.set_value("newscorpus/archive_error", str(error))
+
+
+def _root(response: Response) -> Any:
+    """The lxml tree of an HTML answer (a listing page is one; Scrapy types it loosely)."""
+    return cast(TextResponse, response).selector.root
 
 
 def _header_pairs(response: Response) -> Iterator[tuple[bytes, bytes]]:

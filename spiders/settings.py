@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sites import SiteProfile
@@ -13,6 +14,9 @@ NEWSPIDER_MODULE = "spiders"
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 turns on a code-execution endpoint on loopback by default; a crawl listens on
+# no port (tests/test_hardening.py checks).
+EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
 RETRY_ENABLED = True
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOADER_MIDDLEWARES = {
@@ -42,19 +46,19 @@ def for_profile(profile: SiteProfile) -> dict[str, Any]:
     """
     crawl = profile.crawl
     if profile.host.startswith(LOOPBACK):
-        crawl = {**crawl, "autothrottle": False, "download_delay": 0.0,
-                 "concurrent_requests": max(16, int(crawl["concurrent_requests"]))}
+        crawl = replace(crawl, autothrottle=False, download_delay=0.0,
+                        concurrent_requests=max(16, crawl.concurrent_requests))
     return {
-        "USER_AGENT": crawl["user_agent"],
-        "AUTOTHROTTLE_ENABLED": bool(crawl["autothrottle"]),
+        "USER_AGENT": crawl.user_agent,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
-        "DOWNLOAD_DELAY": float(crawl["download_delay"]),
-        "CONCURRENT_REQUESTS": int(crawl["concurrent_requests"]),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": int(crawl["concurrent_requests"]),
-        "DOWNLOAD_MAXSIZE": int(crawl["max_page_bytes"]),
-        "DOWNLOAD_WARNSIZE": int(crawl["max_page_bytes"]) // 2,
-        "DOWNLOAD_TIMEOUT": float(crawl["download_timeout"]),
-        "RETRY_TIMES": int(crawl["retries"]),
-        "RETRY_BACKOFF_BASE": float(crawl["retry_backoff"]),
-        "RETRY_AFTER_MAX": float(crawl["retry_after_max"]),
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "CONCURRENT_REQUESTS": crawl.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
+        "DOWNLOAD_TIMEOUT": crawl.download_timeout,
+        "RETRY_TIMES": crawl.retries,
+        "RETRY_BACKOFF_BASE": crawl.retry_backoff,
+        "RETRY_AFTER_MAX": crawl.retry_after_max,
     }

@@ -31,7 +31,8 @@ def _kill_on(function: Callable[..., Any], when: Callable[..., bool],
 
 def main() -> None:
     stage, args = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
-    from flows import extraction, process
+    from extract import workers as extraction
+    from flows import process
     from newscorpus.cli import app
     from warehouse import queries
 

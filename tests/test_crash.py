@@ -9,7 +9,6 @@ Run ids and wall-clock columns differ between any two runs, so the comparison is
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +21,8 @@ import pytest
 from test_cli import NEWSCORPUS
 from test_incremental import checksums
 
-from spiders.archive import MANIFEST_NAME, read_manifest
+from spiders.manifest import MANIFEST_NAME, Discovered, Fetched, read_manifest
+from spiders.plan import CrawlPlan
 from warehouse.db import connect
 
 CRASH_SCRIPT = Path(__file__).with_name("crash_at.py")
@@ -65,7 +65,7 @@ def _kill_during_crawl(base_url: str, root: Path) -> None:
     deadline = time.monotonic() + 240
     while True:
         manifests = list(root.glob(f"archive/demo/*/{MANIFEST_NAME}"))
-        if manifests and sum(e["event"] == "fetched"
+        if manifests and sum(isinstance(e, Fetched)
                              for e in read_manifest(manifests[0].parent)) >= 100:
             break
         assert process.poll() is None and time.monotonic() < deadline, "the crawl ended first"
@@ -108,8 +108,8 @@ def test_rerun_after_a_kill_ends_in_the_uninterrupted_state(stage, demo, uninter
 
 def test_a_partial_warc_record_is_never_read(tmp_path):
     """A crawl killed mid-write leaves half a record and maybe half a manifest line."""
-    from flows.archive_index import fetch_table
     from spiders.archive import WARC_NAME, CrawlArchive, read_payloads
+    from spiders.fetches import fetch_table
 
     archive = CrawlArchive(tmp_path, "torn", "test")
     pages = {f"http://127.0.0.1:1/page-{i}": f"<html><title>{i}</title></html>".encode()
@@ -148,7 +148,7 @@ def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
     assert [str(f) for f in failures] == ["the archive writer exited with code 1"]
     with pytest.raises(ArchiveError, match="exited with code 1"):
         archive.close()
-    assert [e["event"] for e in read_manifest(tmp_path)] == ["discovered"]
+    assert [type(e) for e in read_manifest(tmp_path)] == [Discovered]
 
 
 def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
@@ -173,7 +173,7 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
         time.sleep(0.1)
     assert not _running(writer)
     # The one call may or may not have been written before the kill; never half of it.
-    assert [e["event"] for e in read_manifest(tmp_path)] in ([], ["discovered"])
+    assert [type(e) for e in read_manifest(tmp_path)] in ([], [Discovered])
 
 
 def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
@@ -183,11 +183,11 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     from demosite.server import start
 
     site = start(build_site(1200))
-    crawl = start_crawl(site.base_url, tmp_path, "writer-killed", {"mode": "full"},
+    crawl = start_crawl(site.base_url, tmp_path, "writer-killed", CrawlPlan(mode="full"),
                         stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        while sum(e["event"] == "fetched" for e in read_manifest(tmp_path)) < 50:
+        while sum(isinstance(e, Fetched) for e in read_manifest(tmp_path)) < 50:
             assert crawl.poll() is None and time.monotonic() < deadline, "the crawl ended first"
             time.sleep(0.01)
         writer, = Path(f"/proc/{crawl.pid}/task/{crawl.pid}/children").read_text().split()
@@ -199,7 +199,7 @@ def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
         site.stop()
     assert crawl.returncode == 1
     assert "the archive writer exited with code -9; stopping the crawl" in log
-    fetched = sum(e["event"] == "fetched" for e in read_manifest(tmp_path))
+    fetched = sum(isinstance(e, Fetched) for e in read_manifest(tmp_path))
     assert 50 <= fetched < 1000
 
 
@@ -215,7 +215,7 @@ def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
     fine = next(a.slug for a in demo.visible if a.state == "ok" and a.slug not in demo.faults)
     site = start(demo)
     urls = [f"{site.base_url}/{fine}", f"{site.base_url}/{hanging}"]
-    crawl = start_crawl(site.base_url, tmp_path, "waiting", {"mode": "urls", "urls": urls})
+    crawl = start_crawl(site.base_url, tmp_path, "waiting", CrawlPlan(mode="urls", urls=urls))
     try:
         deadline = time.monotonic() + 3  # the hanging page holds the crawl for 4 s at least
         while time.monotonic() < deadline and not (fetched := _fetched_articles(tmp_path)):
@@ -228,20 +228,20 @@ def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
     assert fetched == [urls[0]]
 
 
-def start_crawl(base_url: str, run_dir: Path, run_id: str, plan: dict[str, Any],
+def start_crawl(base_url: str, run_dir: Path, run_id: str, plan: CrawlPlan,
                 **popen: Any) -> subprocess.Popen[str]:
     """A real crawl subprocess of the demo profile into `run_dir`, following `plan`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "plan.json").write_text(json.dumps(plan))
+    plan.write(run_dir / "plan.json")
     return subprocess.Popen(
-        [sys.executable, "-m", "spiders.crawl", "--site", "demo", "--base-url", base_url,
+        [sys.executable, "-P", "-m", "spiders.crawl", "--site", "demo", "--base-url", base_url,
          "--out", str(run_dir), "--run-id", run_id, "--plan", str(run_dir / "plan.json"),
          "--log-level", "WARNING"], text=True, cwd=Path(__file__).resolve().parents[1], **popen)
 
 
 def _fetched_articles(run_dir: Path) -> list[str]:
-    return [e["url"] for e in read_manifest(run_dir)
-            if e["event"] == "fetched" and e["kind"] == "article"]
+    return [e.url for e in read_manifest(run_dir)
+            if isinstance(e, Fetched) and e.kind == "article"]
 
 
 def _running(pid: int) -> bool:

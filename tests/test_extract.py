@@ -131,10 +131,12 @@ def test_extract_command_on_html_and_warc_files(tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2 and {r["url"] for r in rows} == {url}
     for row in rows:
-        assert set(row) == {"url", "title", "published_at", "modified_at", "body", "tags",
-                            "authors", "lang", "section", "site", "provenance"}
+        assert set(row) == {"url", "title", "subtitle", "published_at", "modified_at", "body",
+                            "tags", "authors", "lang", "section", "site", "provenance"}
         assert row["title"].startswith("EU supports Zelenskyy’s call")
-        assert row["published_at"] == "2025-01-24T12:37:00+02:00"
+        # As the corpus stores it: cleaned (no template key), in UTC.
+        assert row["published_at"] == "2025-01-24T10:37:00+00:00"
+        assert row["body"].startswith("Bloomberg, citing its sources")
         assert row["provenance"]["published_at"] == "jsonld"
     missing = subprocess.run([NEWSCORPUS, "extract", str(tmp_path / "nope.html")],
                              capture_output=True, text=True, check=False, timeout=60)

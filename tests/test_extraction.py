@@ -1,4 +1,4 @@
-"""Extraction that follows the crawl (flows/extraction.py): same rows as extracting afterwards.
+"""Extraction that follows the crawl (extract/workers.py): same rows as extracting afterwards.
 
 A real crawl subprocess archives a demo site while `ArchiveExtraction` hands the pages to worker
 processes; the rows must equal those of an extraction in this process after the crawl.
@@ -13,9 +13,11 @@ from test_crash import start_crawl
 
 from demosite.corpus import build_site
 from demosite.server import start
-from flows.archive_index import fetch_table
-from flows.extraction import CHUNK, ArchiveExtraction
+from extract.workers import CHUNK, ArchiveExtraction
 from sites import load_profile
+from spiders.fetches import fetch_table
+from spiders.manifest import ManifestReader
+from spiders.plan import CrawlPlan
 
 
 def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
@@ -24,20 +26,21 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
     profile = load_profile("demo", site.base_url)
     handed_during_crawl = 0
     try:
-        crawler = start_crawl(site.base_url, run_dir, "follow", {"mode": "full"})
+        crawler = start_crawl(site.base_url, run_dir, "follow", CrawlPlan(mode="full"))
+        manifest = ManifestReader(run_dir)
         with ArchiveExtraction(profile, run_dir, workers=2) as following:
             while crawler.poll() is None:
-                following.poll()
+                following.add(manifest.new_events())
                 handed_during_crawl = following.handed_over
                 time.sleep(0.05)
             assert crawler.returncode == 0
-            following.poll()
+            following.add(manifest.new_events())
             fetches = fetch_table(run_dir)
             followed = following.finish(fetches)
             early = following.extracted_early
 
             following.restart()  # as a retried crawl does: read the archive from its start
-            following.poll()
+            following.add(ManifestReader(run_dir).new_events())
             assert following.handed_over >= CHUNK
             following.restart()  # and forget what was handed over
             assert following.handed_over == 0

@@ -158,7 +158,7 @@ def test_reprocess_without_a_code_change_changes_no_row(travel):
 def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
         travel, monkeypatch):
     from extract import article as extractor
-    from flows import extraction
+    from extract import workers as extraction
     from flows.reprocess import reprocess
 
     original = extractor.extract_article

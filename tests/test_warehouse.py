@@ -20,8 +20,8 @@ from expectations.validate import RESULT_COLUMNS
 from extract.article import extract_article
 from extract.clean import clean
 from extract.record import CORPUS_COLUMNS
-from flows.archive_index import FETCH_COLUMNS
 from sites import load_profile
+from spiders.fetches import FETCH_COLUMNS
 from warehouse.db import MIGRATIONS, WarehouseBusyError, WarehouseMissingError, connect
 from warehouse.load import AccountingError, Batch, RunInfo, load_run
 

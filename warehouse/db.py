@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -69,6 +71,26 @@ def connect(path: Path, read_only: bool = False,
         for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always the current ones
             con.execute(view.read_text(encoding="utf-8"))
     return con
+
+
+@contextmanager
+def reading(path: Path, wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for the length of a `with` block."""
+    con = connect(path, read_only=True, wait=wait)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing connection (the database created and migrated) for a `with` block."""
+    con = connect(path)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:

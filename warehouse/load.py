@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse import queries
-from warehouse.db import connect, load_fts
+from warehouse.db import load_fts, writing
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
@@ -59,10 +59,8 @@ class AccountingError(RuntimeError):
 
 
 def _summary(con: Any, run_id: str) -> dict[str, Any]:
-    cursor = queries.run(con, "run_summary", run_id=run_id)
-    names = [d[0] for d in cursor.description]
-    row = cursor.fetchone()
-    return dict(zip(names, row, strict=True)) if row else {}
+    found = queries.rows(con, "run_summary", run_id=run_id)
+    return found[0] if found else {}
 
 
 def _check_accounting(summary: dict[str, Any]) -> None:
@@ -77,8 +75,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch,
              finished_at: datetime) -> dict[str, Any]:
     """Load the batch, and index it for search, in one transaction; returns the run's row of
     `crawl_runs` as a dict."""
-    con = connect(db_path)
-    try:
+    with writing(db_path) as con:
         status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
         if status and status[0] == "completed":
             return _summary(con, run.run_id)
@@ -101,16 +98,13 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch,
             con.execute("ROLLBACK")
             raise
         return summary
-    finally:
-        con.close()
 
 
 def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str,
                       validation: pd.DataFrame | None = None) -> None:
     """Leave a trace of a run that failed before its load (with its validation results, when
     validation stopped it), unless the run already completed."""
-    con = connect(db_path)
-    try:
+    with writing(db_path) as con:
         status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
         if status and status[0] == "completed":
             return
@@ -122,5 +116,3 @@ def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error:
             con.register("batch_validation", validation)
             queries.run(con, "record_validation", run_id=run.run_id)
         con.execute("COMMIT")
-    finally:
-        con.close()

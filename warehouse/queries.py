@@ -40,3 +40,13 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
         used = {key: params[key] for key in dict.fromkeys(_PARAM.findall(statement))}
         cursor = con.execute(statement, used) if used else con.execute(statement)
     return cursor
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dict[str, Any]]:
+    """The result of block `name` as one dict per row."""
+    return as_dicts(run(con, name, **params))
+
+
+def as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

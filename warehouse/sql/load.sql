@@ -14,7 +14,10 @@ DELETE FROM articles_staging WHERE run_id = $run_id;
 DELETE FROM crawl_runs WHERE run_id = $run_id;
 
 -- name: stage_articles
-INSERT INTO articles_staging
+INSERT INTO articles_staging (
+    article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
+    date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
+    content_hash, run_id, seen_at, authors)
 SELECT article_id, url, canonical_url, title, subtitle, section, lang,
        CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ), date_line,
        CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
@@ -33,7 +36,9 @@ FROM articles_staging s LEFT JOIN articles a USING (article_id)
 WHERE s.run_id = $run_id;
 
 -- name: keep_replaced_versions
-INSERT INTO article_versions
+INSERT INTO article_versions (
+    article_id, version, valid_from, valid_to, content_hash, title, subtitle, body, tags,
+    modified_at, replaced_by_run_id)
 SELECT a.article_id, a.version, a.version_seen_at, CAST($seen_at AS TIMESTAMPTZ), a.content_hash,
        a.title, a.subtitle, a.body, a.tags, a.modified_at, $run_id
 FROM articles a JOIN run_outcomes o USING (article_id)
@@ -76,7 +81,7 @@ WHERE url IN (SELECT url FROM batch_fetches WHERE outcome = 'not_modified');
 -- name: refresh_tags
 DELETE FROM article_tags WHERE article_id IN
     (SELECT article_id FROM run_outcomes WHERE outcome IN ('new', 'updated'));
-INSERT INTO article_tags
+INSERT INTO article_tags (article_id, tag)
 SELECT s.article_id, unnest(s.tags) AS tag
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
 WHERE s.run_id = $run_id AND o.outcome IN ('new', 'updated');
@@ -106,13 +111,13 @@ FROM (SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE p
       UNION ALL
       SELECT article_id, unnest(search_words(text)) AS word FROM backlog WHERE part = 3)
 GROUP BY ALL;
-INSERT INTO search_terms
+INSERT INTO search_terms (article_id, term, tf)
 SELECT w.article_id, s.term, sum(w.tf)
 FROM backlog_words w
 JOIN (SELECT word, search_stem(word) AS term FROM (SELECT DISTINCT word FROM backlog_words)) s
     USING (word)
 GROUP BY ALL;
-INSERT INTO search_docs
+INSERT INTO search_docs (article_id, words)
 SELECT article_id, coalesce(w.words, 0)
 FROM articles ANTI JOIN search_docs USING (article_id)
 LEFT JOIN (SELECT article_id, sum(tf) AS words FROM backlog_words GROUP BY article_id) w
@@ -120,7 +125,9 @@ LEFT JOIN (SELECT article_id, sum(tf) AS words FROM backlog_words GROUP BY artic
 DROP TABLE backlog_words;
 
 -- name: record_fetches
-INSERT INTO fetches
+INSERT INTO fetches (
+    run_id, url, kind, status, error, fetched_at, warc_file, warc_offset, warc_length, etag,
+    last_modified, article_id, outcome, content_type, attempts)
 SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
        CAST(f.fetched_at AS TIMESTAMPTZ), f.warc_file, CAST(f.warc_offset AS BIGINT),
        CAST(f.warc_length AS BIGINT), f.etag, f.last_modified,
@@ -135,7 +142,8 @@ LEFT JOIN run_outcomes o ON o.article_id = CASE WHEN f.outcome = 'loaded' THEN f
 LEFT JOIN articles a ON a.url = CASE WHEN f.outcome = 'not_modified' THEN f.url END;
 
 -- name: record_quarantine
-INSERT INTO quarantine
+INSERT INTO quarantine (
+    run_id, article_id, url, reasons, record, quarantined_at, released_at, released_by)
 SELECT $run_id, article_id, url, CAST(reasons AS VARCHAR[]), CAST(record AS JSON),
        CAST($seen_at AS TIMESTAMPTZ), NULL, NULL
 FROM batch_quarantine;
@@ -147,13 +155,18 @@ WHERE released_at IS NULL AND run_id <> $run_id
   AND url IN (SELECT url FROM articles_staging WHERE run_id = $run_id);
 
 -- name: record_validation
-INSERT INTO validation_results
+INSERT INTO validation_results (
+    run_id, suite, expectation, "column", severity, success, unexpected_count,
+    unexpected_percent, sample_ids, reason)
 SELECT $run_id, suite, expectation, "column", severity, success, unexpected_count,
        unexpected_percent, CAST(sample_ids AS VARCHAR[]), reason
 FROM batch_validation;
 
 -- name: record_run
-INSERT INTO crawl_runs
+INSERT INTO crawl_runs (
+    run_id, flow_run_id, site, base_url, mode, window_since, window_until, started_at,
+    finished_at, status, error, discovered, fetched, new, updated, unchanged, quarantined,
+    failed, not_modified, archive_dir)
 SELECT $run_id, $flow_run_id, $site, $base_url, $mode,
        CAST($window_since AS TIMESTAMPTZ), CAST($window_until AS TIMESTAMPTZ),
        CAST($started_at AS TIMESTAMPTZ), CAST($finished_at AS TIMESTAMPTZ), 'completed', NULL,

@@ -24,6 +24,10 @@ from rich.progress import (
 Update = Callable[[int, int | None], None]  # (done, total)
 
 
+def _ignore(done: int, total: int | None = None) -> None:
+    """The update of a progress bar that is off."""
+
+
 def enabled() -> bool:
     return os.environ.get("NEWSCORPUS_PROGRESS") == "1"
 
@@ -32,7 +36,7 @@ def enabled() -> bool:
 def bar(description: str, total: int | None = None) -> Iterator[Update]:
     """A progress bar on stderr; yields update(done, total). A no-op when disabled."""
     if not enabled():
-        yield lambda done, total=None: None
+        yield _ignore
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),

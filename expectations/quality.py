@@ -1,4 +1,7 @@
-"""Validation around the suites: the computed columns, the per-run parameters, the drift alarm."""
+"""Validation around the suites: the computed columns, the per-run parameters, the drift alarm.
+
+Pure functions of frames and profiles; the flows read the database and pass what they read.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,26 @@ import math
 import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from expectations.validate import Validation
+from expectations.validate import Validation, validate
 from sites import SiteProfile
 from sites.dates import weekday_agrees
-from warehouse import queries
-from warehouse.db import connect
 
 DEFAULT_DRIFT_THRESHOLD = 0.5
 DRIFT_MIN_ROWS = 10
 
 
 class DriftError(RuntimeError):
-    """A critical expectation failed for most of the batch: the site's layout has likely changed."""
+    """A critical expectation failed for most of the batch: the site's layout has likely changed.
+
+    It carries the batch's validation results, so that the failed run records them."""
+
+    def __init__(self, message: str, results: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 def drift_threshold() -> float:
@@ -41,15 +47,8 @@ def validation_frame(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFra
                            tag_count=articles["tags"].map(len), truncated=truncated)
 
 
-def recent_volume(db: Path, profile: SiteProfile, mode: str) -> tuple[int, int]:
-    """Bounds for a batch's size: a fifth to five times the median of the last 10 runs."""
-    if not Path(db).exists():
-        return 0, 10**9
-    con = connect(db, read_only=True)
-    try:
-        median = queries.run(con, "recent_volume", site=profile.name, mode=mode).fetchone()[0]
-    finally:
-        con.close()
+def volume_bounds(median: float | None) -> tuple[int, int]:
+    """Bounds for a batch's size: a fifth to five times the median of the last runs."""
     if median is None:
         return 0, 10**9
     return math.floor(median / 5), math.ceil(median * 5) + 50
@@ -80,27 +79,13 @@ def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float
                      f"{row.unexpected_percent:.0f}% of {len(articles)} articles, e.g. {examples}")
     raise DriftError(
         f"layout drift suspected, the batch was not published (threshold "
-        f"{threshold:.0%}): " + "; ".join(lines))
+        f"{threshold:.0%}): " + "; ".join(lines), results)
 
 
-def validate_stored(db: Path, site: str, run_id: str | None = None) -> pd.DataFrame:
-    """Re-validate the stored articles of a site (or those a run last touched)."""
-    from expectations.validate import validate
-    from sites import load_profile
-
-    con = connect(db, read_only=True)
-    try:
-        base = queries.run(con, "latest_base_url", site=site).fetchone()
-        articles = queries.run(con, "stored_articles", site=site, run_id=run_id).df()
-    finally:
-        con.close()
-    if base is None or articles.empty:
-        raise LookupError(f"no stored articles of site {site!r}"
-                          + (f" from run {run_id}" if run_id else ""))
-    profile = load_profile(site, base[0])
-    articles["tags"] = articles["tags"].map(list)
-    frame = validation_frame(articles, profile)
-    return validate(frame, validation_params(profile, datetime.now(UTC))).results
+def validate_stored(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFrame:
+    """The current suites' results on articles as the corpus stores them."""
+    return validate(validation_frame(articles, profile),
+                    validation_params(profile, datetime.now(UTC))).results
 
 
 def failing_markdown(results: pd.DataFrame) -> str:

@@ -1,39 +1,43 @@
-"""Extraction and cleaning of archived pages in worker processes, while the crawl still runs.
+"""Extraction and cleaning in worker processes: of a crawl's pages while it still runs
+(`ArchiveExtraction`), and of saved pages for `newscorpus extract` (`extract_many`).
 
 The crawl writes a manifest line only once a response's WARC record is complete
-(spiders/archive.py). `ArchiveExtraction.poll` reads the lines written since its last call and
-hands every full chunk of article pages to a worker process, which reads the records, extracts
-and cleans them. So most pages are done while the crawl runs, on the core it leaves idle; the
-workers run at a lower priority, so that they never slow the crawl down. `finish` then takes
-the run's fetch table, the final word on which responses count, and does what is left.
-
-No Prefect here: the worker processes import this module.
+(spiders/manifest.py). The flow that follows the crawl hands `ArchiveExtraction.add` the
+events it read, and every full chunk of article pages goes to a worker process, which reads
+the records, extracts and cleans them. So most pages are done while the crawl runs, on the
+core it leaves idle; the workers run at a lower priority, so that they never slow the crawl
+down. `finish` then takes the run's fetch table, the final word on which responses count, and
+does what is left.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
 import pandas as pd
 
+from config import settings
 from extract.article import extract_article
 from extract.clean import clean_rows
-from flows import settings
-from flows.archive_index import is_html
+from extract.record import Article
 from sites import SiteProfile
-from spiders.archive import MANIFEST_NAME, read_payloads
+from spiders.archive import read_payloads
+from spiders.fetches import is_article_page
+from spiders.manifest import Fetched, ManifestEvent
 
 CHUNK = 256  # pages per task: large enough to amortize the hand-over, small enough to overlap
-Page = tuple[str, int, str]  # WARC file, offset, URL
+ArchivedPage = tuple[str, int, str]  # WARC file, offset, URL
+SavedPage = tuple[bytes, str, SiteProfile, str | None]  # body, URL, profile, Content-Type
 
 
-def extract_chunk(pages: list[Page], profile: SiteProfile) -> pd.DataFrame:
+def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile) -> pd.DataFrame:
     """Cleaned rows of archived pages (of one WARC file), indexed by (WARC file, offset)."""
     urls = {offset: url for _, offset, url in pages}
     warc_file = pages[0][0]
@@ -50,20 +54,49 @@ def _lower_priority() -> None:
     os.nice(10)
 
 
+def worker_pool(workers: int, nice: bool = False) -> ProcessPoolExecutor:
+    """Processes that import only this module's imports (forkserver: nothing of the parent's
+    state, Prefect's threads included, is copied into them)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return ProcessPoolExecutor(workers, mp_context=context,
+                               initializer=_lower_priority if nice else None)
+
+
+def _extract_saved(page: SavedPage) -> Article:
+    body, url, profile, content_type = page
+    return extract_article(body, url, profile, content_type)
+
+
+def extract_many(pages: Iterable[SavedPage], workers: int = 0) -> Iterator[Article]:
+    """Articles of `pages`, in order, extracted by `workers` processes (0: one per core).
+
+    Pages are handed out in bounded batches, so a large WARC is never held in memory at once.
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        yield from map(_extract_saved, pages)
+        return
+    queue = iter(pages)
+    with worker_pool(workers) as pool:
+        while batch := list(islice(queue, CHUNK)):
+            yield from pool.map(_extract_saved, batch,
+                                chunksize=max(1, len(batch) // (workers * 4)))
+
+
 class ArchiveExtraction:
     """The pages of one run's archive, extracted and cleaned as they are archived."""
 
     def __init__(self, profile: SiteProfile, run_dir: Path | None = None,
                  workers: int | None = None) -> None:
-        """`run_dir`: the crawl's folder, to follow while it runs (see `poll`). `workers`:
-        processes (default $NEWSCORPUS_EXTRACT_WORKERS, else one per core); 0 extracts in
-        this process, in `finish`."""
+        """`run_dir`: the crawl's folder, whose manifest events `add` is handed as the crawl
+        runs. `workers`: processes (default $NEWSCORPUS_EXTRACT_WORKERS, else one per core);
+        0 extracts in this process, in `finish`."""
         self.profile, self.run_dir = profile, run_dir
         self.workers = settings.extract_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
         self._chunks: list[tuple[set[tuple[str, int]], Future[pd.DataFrame]]] = []
-        self._waiting: dict[str, list[Page]] = defaultdict(list)
-        self._read = 0  # bytes of the manifest read so far
+        self._waiting: dict[str, list[ArchivedPage]] = defaultdict(list)
         self.extracted_early = 0  # pages handed over before `finish`
 
     def __enter__(self) -> ArchiveExtraction:
@@ -80,27 +113,19 @@ class ArchiveExtraction:
         return sum(len(keys) for keys, _ in self._chunks)
 
     def restart(self) -> None:
-        """Forget what was read: the crawl starts over (a retry rewrites the archive)."""
+        """Forget what was handed over: the crawl starts over (a retry rewrites the archive)."""
         for _, future in self._chunks:
             future.cancel()
-        self._chunks, self._waiting, self._read = [], defaultdict(list), 0
+        self._chunks, self._waiting = [], defaultdict(list)
 
-    def poll(self) -> None:
-        """Hand over, in full chunks, the article pages archived since the last call."""
-        if not self.workers or self.run_dir is None \
-                or not (manifest := self.run_dir / MANIFEST_NAME).exists():
+    def add(self, events: list[ManifestEvent]) -> None:
+        """Hand over, in full chunks, the article pages these new manifest events archived."""
+        if not self.workers or self.run_dir is None:
             return
-        with open(manifest, "rb") as events:
-            events.seek(self._read)
-            for line in events:
-                if not line.endswith(b"\n"):
-                    break  # a line still being written: read it next time
-                self._read += len(line)
-                event = json.loads(line)
-                if event["event"] == "fetched" and event["kind"] == "article" \
-                        and event["status"] == 200 and is_html(event.get("content_type")):
-                    warc_file = str(self.run_dir / event["warc"])
-                    self._waiting[warc_file].append((warc_file, event["offset"], event["url"]))
+        for event in events:
+            if isinstance(event, Fetched) and is_article_page(event):
+                warc_file = str(self.run_dir / event.warc)
+                self._waiting[warc_file].append((warc_file, event.offset, event.url))
         for pages in self._waiting.values():
             while len(pages) >= CHUNK:
                 self._submit(pages[:CHUNK])
@@ -140,11 +165,8 @@ class ArchiveExtraction:
                                           names=["warc_file", "warc_offset"])
         return rows.loc[order].reset_index(drop=True)
 
-    def _submit(self, pages: list[Page]) -> None:
+    def _submit(self, pages: list[ArchivedPage]) -> None:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_lower_priority)
+            self._pool = worker_pool(self.workers, nice=True)
         future = self._pool.submit(extract_chunk, list(pages), self.profile)
         self._chunks.append(({(f, o) for f, o, _ in pages}, future))

@@ -1,0 +1,178 @@
+"""Text blocks, and a page's main content found without knowing its markup.
+
+`main_content` is what the body falls back to when no structured data and no profile selector
+gives it: the element that holds the most paragraph text, read block by block, without what
+surrounds an article on a news page (the headline and lead, tag blocks, "Read also" feeds,
+share bars, navigation). It works on the lexbor tree the page was parsed into once, so it
+costs a fraction of a generic extractor's time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"}
+SKIP = {"script", "style", "noscript", "template", "figure", "aside", "nav", "form", "button",
+        "iframe", "footer", "svg", "select"}
+# Class or id words of what surrounds an article, not of the article.
+_BOILERPLATE = {"tag", "tags", "share", "sharing", "social", "related", "feed", "comments",
+                "comment", "breadcrumb", "breadcrumbs", "subscribe", "newsletter", "promo",
+                "advert", "ads", "banner", "menu", "nav", "navigation", "footer", "sidebar",
+                "readmore", "recommended", "popular", "latest", "trending", "widget"}
+_LABEL_LINE = re.compile(r"^(tags|topics|read also|read more|related|see also|more news|share)"
+                         r"\s*:?\s*$", re.I)
+_MIN_PARAGRAPH = 25  # characters: shorter text blocks are captions, labels, buttons
+_MIN_TEXT = 120  # characters of paragraphs below which no element is taken for the content
+_LINKY = 0.5  # a part whose text is at least this much link text is a list of links
+
+
+def blocks(node: LexborNode, skip: frozenset[int] = frozenset()) -> Iterator[tuple[str, str]]:
+    """(tag, text) of the text blocks under `node`, in document order, without descending into
+    a block; `skip` names nodes (by `mem_id`) left out with what they hold."""
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            text = (child.text_content or "").strip()
+            if text:
+                yield "p", text
+        elif tag in SKIP or child.mem_id in skip:
+            continue
+        elif tag in BLOCKS:
+            text = child.text(separator=" ", strip=True)
+            if text:
+                yield tag, text
+        else:
+            yield from blocks(child, skip)
+
+
+def join_blocks(found: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"• {text}" if tag == "li" else text for tag, text in found)
+
+
+def visible_lines(node: LexborNode | None) -> list[str]:
+    """Every visible text node's text under `node`, in order (scripts and styles left out)."""
+    if node is None:
+        return []
+    lines: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.tag == "-text":
+            if text := (current.text_content or "").strip():
+                lines.append(text)
+        elif current.tag not in ("script", "style", "noscript", "template"):
+            stack.extend(reversed(list(current.iter(include_text=True))))
+    return lines
+
+
+def _words(node: LexborNode) -> set[str]:
+    attrs = node.attributes
+    return set(re.split(r"[^a-z0-9]+", f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+                                         .lower()))
+
+
+def _is_boilerplate(node: LexborNode) -> bool:
+    return bool(_words(node) & _BOILERPLATE)
+
+
+def _link_share(node: LexborNode) -> tuple[float, int]:
+    """The share of the node's text that is link text, and how many links it has."""
+    text = len(node.text(strip=True))
+    links = node.css("a")
+    linked = sum(len(a.text(strip=True)) for a in links)
+    return (linked / text if text else 0.0), len(links)
+
+
+def _normal(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+@dataclass
+class MainContent:
+    node: LexborNode
+    tag_links: list[LexborNode]  # links to tag pages around the content (its article)
+
+    def text(self, known: list[str | None]) -> str | None:
+        """The content's blocks, without lists of links and label lines ("Tags:"), and without
+        leading blocks that repeat `known` texts (the headline and the lead)."""
+        skip = set()
+        for part in self.node.css("*"):
+            if part.tag in BLOCKS:
+                continue
+            share, links = _link_share(part)
+            if _is_boilerplate(part) or (links >= 3 and share >= _LINKY):
+                skip.add(part.mem_id)
+        kept = [(tag, text) for tag, text in blocks(self.node, frozenset(skip))
+                if not _LABEL_LINE.match(text)
+                and not (tag == "li" and _link_only(text, self.node))]
+        return join_blocks(_drop_leading(kept, known)) or None
+
+
+def _drop_leading(kept: list[tuple[str, str]], known: list[str | None]) -> list[tuple[str, str]]:
+    """Without the leading blocks that repeat `known` texts (printed above the body)."""
+    repeated = {_normal(t) for t in known if t}
+    start = 0
+    while start < len(kept) and _normal(kept[start][1]) in repeated:
+        start += 1
+    return kept[start:]
+
+
+def without_known(text: str | None, known: list[str | None]) -> str | None:
+    """A generic extractor's text (paragraphs blank-line separated) without the headline and
+    lead it starts with, and without label lines ("Tags:")."""
+    if not text:
+        return None
+    kept = [("p", p) for p in text.split("\n\n") if not _LABEL_LINE.match(p.strip())]
+    return "\n\n".join(p for _, p in _drop_leading(kept, known)) or None
+
+
+def _link_only(text: str, node: LexborNode) -> bool:
+    """A list item that is a bare link (a feed entry, a menu item), not a bullet point."""
+    return any(_normal(a.text(strip=True)) == _normal(text) for a in node.css("li a"))
+
+
+def main_content(tree: LexborHTMLParser, headline: LexborNode | None) -> MainContent | None:
+    """The element holding the page's main text, found by where its paragraphs are."""
+    scores: dict[int, tuple[float, LexborNode]] = {}
+    for paragraph in tree.css("p"):
+        text = paragraph.text(strip=True)
+        if len(text) < _MIN_PARAGRAPH or _inside_boilerplate(paragraph):
+            continue
+        for weight, ancestor in ((1.0, paragraph.parent), (0.5, _parent(paragraph.parent))):
+            if ancestor is not None:
+                score = scores.get(ancestor.mem_id, (0.0, ancestor))[0]
+                scores[ancestor.mem_id] = (score + weight * len(text), ancestor)
+    if not scores:
+        return None
+    score, node = max(scores.values(), key=lambda entry: entry[0])
+    if score < _MIN_TEXT:
+        return None
+    article = _closest(node, "article") or _closest(headline, "article") or node.parent or node
+    links = [a for a in article.css("a[href]")
+             if re.search(r"/(?:tag|tags|topic|topics)/[^/?#]+/?$", a.attributes.get("href") or "")]
+    return MainContent(node, links)
+
+
+def _parent(node: LexborNode | None) -> LexborNode | None:
+    return node.parent if node is not None else None
+
+
+def _closest(node: LexborNode | None, tag: str) -> LexborNode | None:
+    while node is not None:
+        if node.tag == tag:
+            return node
+        node = node.parent
+    return None
+
+
+def _inside_boilerplate(node: LexborNode) -> bool:
+    current = node.parent
+    while current is not None and current.tag not in ("body", "html"):
+        if current.tag in SKIP or _is_boilerplate(current):
+            return True
+        current = current.parent
+    return False

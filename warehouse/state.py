@@ -1,0 +1,76 @@
+"""What the corpus already holds: read before a run to plan its crawl, and by the commands that
+re-check stored articles. Every function here opens the database read-only, and a database
+that does not exist yet holds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sites import SiteProfile
+from spiders.plan import KnownUrl
+from warehouse import queries
+from warehouse.db import reading
+
+
+def _frame(db: Path, name: str, **params: Any) -> pd.DataFrame:
+    if not Path(db).exists():
+        return pd.DataFrame()
+    with reading(db) as con:
+        return queries.run(con, name, **params).df()
+
+
+def high_water_mark(db: Path, profile: SiteProfile) -> datetime | None:
+    frame = _frame(db, "high_water_mark", site=profile.name)
+    value = frame.iloc[0, 0] if len(frame) else None
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def known_urls(db: Path, profile: SiteProfile) -> dict[str, KnownUrl]:
+    """Every URL of the site that needs no blind re-fetch, as the crawl plan takes it."""
+    if not Path(db).exists():
+        return {}
+    with reading(db) as con:
+        rows = queries.run(con, "known_urls", site=profile.name,
+                           base_url=profile.base_url + "/").fetchall()
+    known: dict[str, KnownUrl] = {}
+    for url, modified, labels, etag, last_modified in rows:
+        if url not in known:
+            known[url] = KnownUrl(modified, labels or [], etag, last_modified)
+    return known
+
+
+def completed(db: Path, run_id: str) -> bool:
+    return len(_frame(db, "completed_run", run_id=run_id)) > 0
+
+
+def archived_responses(db: Path, profile: SiteProfile, run_id: str | None,
+                       since: datetime | None, until: datetime | None,
+                       urls: list[str] | None = None) -> pd.DataFrame:
+    """The newest archived 200 answer of each selected article: what reprocessing reads."""
+    return _frame(db, "archived_responses", run_id=run_id, since=since, until=until, urls=urls,
+                  base_url=profile.base_url + "/")
+
+
+def recent_volume(db: Path, site: str, mode: str) -> float | None:
+    """The median size of the site's last 10 completed runs of `mode` (None: no such run)."""
+    frame = _frame(db, "recent_volume", site=site, mode=mode)
+    value = frame.iloc[0, 0] if len(frame) else None
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def stored_articles(db: Path, site: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
+    """The base URL the site was last crawled from, and its stored articles (or those a run
+    last touched); LookupError when there are none."""
+    with reading(db) as con:
+        base = queries.run(con, "latest_base_url", site=site).fetchone()
+        articles = queries.run(con, "stored_articles", site=site, run_id=run_id).df()
+    if base is None or articles.empty:
+        raise LookupError(f"no stored articles of site {site!r}"
+                          + (f" from run {run_id}" if run_id else ""))
+    articles["tags"] = articles["tags"].map(list)
+    return str(base[0]), articles
