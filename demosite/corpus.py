@@ -97,6 +97,9 @@ class DemoSite:
     faults: dict[str, str] = field(default_factory=dict, compare=False)  # slug -> fault mode
     fault_links: bool = False  # the listing also links off the site and to files (`links`)
     layout: str = "espreso"  # one of LAYOUTS
+    # From this moment on (as the site is looked at: `as_of`), article pages are served in the
+    # redesigned markup: other class names, less structured data, the feed inside the article.
+    redesign_at: datetime | None = None
     by_slug: dict[str, DemoArticle] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +116,17 @@ class DemoSite:
         if drift is not None and drift not in DRIFTS:
             raise ValueError(f"unknown drift {drift!r}; one of {', '.join(DRIFTS)}")
         return replace(self, drift=drift)
+
+    def redesigned_at(self, moment: datetime | None) -> DemoSite:
+        """The same corpus, whose article pages change markup at `moment` (None: never)."""
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("the redesign moment needs a time zone offset")
+        return replace(self, redesign_at=moment)
+
+    @property
+    def redesigned(self) -> bool:
+        """Whether the site, as of `as_of`, serves its articles in the redesigned markup."""
+        return self.redesign_at is not None and self.as_of >= self.redesign_at
 
     def with_layout(self, layout: str) -> DemoSite:
         if layout not in LAYOUTS:

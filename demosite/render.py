@@ -54,7 +54,14 @@ def stamp(moment: datetime) -> str:
 
 
 def _template(site: DemoSite, name: str) -> Any:
+    if site.redesigned and name == "article.html":
+        return _ENV.get_template("redesign/article.html")
     return _ENV.get_template(name if site.layout == "espreso" else f"{site.layout}/{name}")
+
+
+def _redesign_share(a: DemoArticle) -> int:
+    """0, 1 or 2, stable per article: which structured data it keeps after the redesign."""
+    return int(hashlib.sha256(a.slug.encode()).hexdigest(), 16) % 3
 
 
 def _feed_days(site: DemoSite, articles: tuple[DemoArticle, ...]) -> list[dict[str, Any]]:
@@ -174,6 +181,11 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
         if a.state == "future_date" else a.published
     if site.drift in ("date", "undated"):
         published = None
+    jsonld, opengraph = a.jsonld, a.opengraph
+    if site.redesigned and a.state != "future_date":  # whose structured date is its defect
+        # A third keeps JSON-LD, a third OpenGraph only, a third no structured data at all.
+        share = _redesign_share(a)
+        jsonld, opengraph = jsonld and share == 0, opengraph and share == 1
     return _template(site, "article.html").render(
         lang=a.lang, page_title=rev.title, a=a, rev=rev, url=url, image_url=image_url,
         labels=a.labels_at(site.as_of),
@@ -186,7 +198,8 @@ def article(site: DemoSite, a: DemoArticle, base_url: str) -> str:
         text_class="article__content" if site.drift == "body" else "article__text",
         published_iso=published.isoformat() if published else None,
         modified_iso=rev.modified.isoformat(),
-        jsonld=_jsonld(a, url, image_url, site, published) if a.jsonld else None,
+        jsonld=_jsonld(a, url, image_url, site, published) if jsonld else None,
+        opengraph=opengraph,
         days=_feed_days(site, site.visible[:FEED_SIZE]),
     )
 
@@ -295,6 +308,8 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None,
         **({"since": since.isoformat(), "change_counts": changes} if since else {}),
         "page_size": site.page_size,
         "drift": site.drift,
+        "redesign_at": site.redesign_at.isoformat() if site.redesign_at else None,
+        "redesigned": site.redesigned,
         "states": {state: {"expected": e, "reason": r} for state, (e, r) in STATES.items()},
         "faults": {mode: {"expected": f.expected, "reason": f.reason, "about": f.about,
                           "count": sum(e["fault"] == mode for e in articles)}

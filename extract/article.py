@@ -102,8 +102,8 @@ def body_text(node: LexborNode | None) -> str:
 def _tag_slugs(nodes: list[LexborNode]) -> list[str]:
     slugs = []
     for node in nodes:
-        href = (node.attributes.get("href") or "").rstrip("/")
-        if match := re.search(r"/(?:tag|tags|topic|topics)/([^/?#]+)$", href):
+        href = node.attributes.get("href") or ""
+        if match := re.search(r"/(?:tag|tags|topic|topics)/([^/?#]+)/?(?:[?#].*)?$", href):
             slugs.append(match.group(1))
     return slugs
 
@@ -185,7 +185,17 @@ class Page:
 
     @cached_property
     def main(self) -> content.MainContent | None:
-        return content.main_content(self.tree, self.headline_node)
+        return content.main_content(self.tree, [_text(self.headline_node), self.lead])
+
+    @cached_property
+    def lead(self) -> str | None:
+        return subtitle(self)[0]
+
+    @cached_property
+    def article_node(self) -> LexborNode | None:
+        """The `<article>` around the main content, or around the headline."""
+        return content.closest(self.main.node if self.main else None, "article") \
+            or content.closest(self.headline_node, "article")
 
     @cached_property
     def dateline(self) -> tuple[datetime | None, str | None]:
@@ -274,6 +284,10 @@ def find_dateline(page: Page) -> tuple[datetime | None, str | None]:
     start = next((i for i, line in enumerate(lines) if heading and line == heading), None)
     window = lines[start + 1:start + 1 + _DATELINE_WINDOW] if start is not None else \
         lines[:_DATELINE_WINDOW * 4]
+    # The date line comes before the text: never read a date out of the text or below it.
+    if page.main is not None and (first := content.visible_lines(page.main.node)[:1]) \
+            and first[0] in window:
+        window = window[:window.index(first[0])]
     rules = page.profile.dates
     for i, line in enumerate(window):
         match = re.search(rules.pattern, line)
@@ -300,9 +314,11 @@ def tags(page: Page) -> tuple[list[str] | None, str | None]:
         "tags",
         ("selector", lambda: _tag_slugs(page.tree.css(page.layout.tags))
          if page.layout.tags else None),
+        # Links to tag pages carry the site's own slugs; keywords are names to slug.
+        ("generic", lambda: _tag_slugs(page.article_node.css("a[href]"))
+         if page.article_node else None),
         ("jsonld", lambda: _keywords(page.ld.get("keywords"))),
-        ("meta", lambda: page.meta("article:tag")),
-        ("generic", lambda: _tag_slugs(page.main.tag_links) if page.main else None))
+        ("meta", lambda: page.meta("article:tag")))
 
 
 def authors(page: Page) -> tuple[list[str] | None, str | None]:

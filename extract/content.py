@@ -22,7 +22,8 @@ SKIP = {"script", "style", "noscript", "template", "figure", "aside", "nav", "fo
 _BOILERPLATE = {"tag", "tags", "share", "sharing", "social", "related", "feed", "comments",
                 "comment", "breadcrumb", "breadcrumbs", "subscribe", "newsletter", "promo",
                 "advert", "ads", "banner", "menu", "nav", "navigation", "footer", "sidebar",
-                "readmore", "recommended", "popular", "latest", "trending", "widget"}
+                "readmore", "recommended", "popular", "latest", "trending", "widget", "topics",
+                "keywords"}
 _LABEL_LINE = re.compile(r"^(tags|topics|read also|read more|related|see also|more news|share)"
                          r"\s*:?\s*$", re.I)
 _MIN_PARAGRAPH = 25  # characters: shorter text blocks are captions, labels, buttons
@@ -94,7 +95,6 @@ def _normal(text: str | None) -> str:
 @dataclass
 class MainContent:
     node: LexborNode
-    tag_links: list[LexborNode]  # links to tag pages around the content (its article)
 
     def text(self, known: list[str | None]) -> str | None:
         """The content's blocks, without lists of links and label lines ("Tags:"), and without
@@ -135,12 +135,17 @@ def _link_only(text: str, node: LexborNode) -> bool:
     return any(_normal(a.text(strip=True)) == _normal(text) for a in node.css("li a"))
 
 
-def main_content(tree: LexborHTMLParser, headline: LexborNode | None) -> MainContent | None:
-    """The element holding the page's main text, found by where its paragraphs are."""
+def main_content(tree: LexborHTMLParser, known: list[str | None]) -> MainContent | None:
+    """The element holding the page's main text, found by where its paragraphs are.
+
+    `known` texts (the headline, the lead) count for nothing: a page whose text block is
+    empty must come out without a body, not with its lead and bylines for one."""
+    repeated = {_normal(t) for t in known if t}
     scores: dict[int, tuple[float, LexborNode]] = {}
     for paragraph in tree.css("p"):
         text = paragraph.text(strip=True)
-        if len(text) < _MIN_PARAGRAPH or _inside_boilerplate(paragraph):
+        if len(text) < _MIN_PARAGRAPH or _normal(text) in repeated \
+                or _inside_boilerplate(paragraph):
             continue
         for weight, ancestor in ((1.0, paragraph.parent), (0.5, _parent(paragraph.parent))):
             if ancestor is not None:
@@ -149,19 +154,15 @@ def main_content(tree: LexborHTMLParser, headline: LexborNode | None) -> MainCon
     if not scores:
         return None
     score, node = max(scores.values(), key=lambda entry: entry[0])
-    if score < _MIN_TEXT:
-        return None
-    article = _closest(node, "article") or _closest(headline, "article") or node.parent or node
-    links = [a for a in article.css("a[href]")
-             if re.search(r"/(?:tag|tags|topic|topics)/[^/?#]+/?$", a.attributes.get("href") or "")]
-    return MainContent(node, links)
+    return MainContent(node) if score >= _MIN_TEXT else None
 
 
 def _parent(node: LexborNode | None) -> LexborNode | None:
     return node.parent if node is not None else None
 
 
-def _closest(node: LexborNode | None, tag: str) -> LexborNode | None:
+def closest(node: LexborNode | None, tag: str) -> LexborNode | None:
+    """`node` or its nearest ancestor with this tag."""
     while node is not None:
         if node.tag == tag:
             return node

@@ -492,6 +492,9 @@ def demo_site(
     as_of: Annotated[str | None, typer.Option(
         help="Serve the site as it stood at this ISO time, e.g. 2025-02-09T12:00+02:00 "
              "[default: 2025-02-10T12:30+02:00, when the seed page was captured].")] = None,
+    redesign_at: Annotated[str | None, typer.Option(
+        help="From this ISO time on (of --as-of), serve the article pages redesigned: other "
+             "class names, less structured data, the feed inside the article.")] = None,
     drift: Annotated[str | None, typer.Option(
         help="Change every article page's layout: `date` (date elements renamed, no "
              "structured dates) or `body` (text block renamed).")] = None,
@@ -522,6 +525,8 @@ def demo_site(
     site = build_site(articles, seed).drifted(drift).with_layout(layout).with_faults(spec)
     if as_of:
         site = site.at(_parse_moment(as_of, "--as-of"))
+    if redesign_at:
+        site = site.redesigned_at(_parse_moment(redesign_at, "--redesign-at"))
     serve_forever(site, port, verbose=not quiet, prerender=prerender)
 
 
