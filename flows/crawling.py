@@ -20,7 +20,7 @@ from extract.workers import ArchiveExtraction
 from flows.runs import crawl_limit, global_limit
 from reports import progress
 from sites import SiteProfile
-from spiders.manifest import Discovered, ManifestReader, remove_manifest
+from spiders.manifest import Discovered, Failed, Fetched, ManifestReader, remove_manifest
 from spiders.plan import CrawlPlan
 
 CRAWL_DONE = "crawl.done"  # written once a run's crawl finished; a retry skips the crawl
@@ -85,7 +85,7 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
             for event in events:
                 if isinstance(event, Discovered):
                     discovered += 1
-                else:
+                elif isinstance(event, Fetched | Failed):
                     answered += event.kind == "article"
             update(answered, discovered or None)
             if extraction is not None:
@@ -97,7 +97,7 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
 
 def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None:
     """A crawl that fetched no listing or sitemap page found nothing because the site failed."""
-    pages = fetches[fetches["kind"].isin(["listing", "sitemap"])]
+    pages = fetches[fetches["kind"].isin(["listing", "sitemap", "rss"])]
     if not (pages["status"] == 200).any():
         first = pages.iloc[0] if len(pages) else None
         why = "no listing page was requested" if first is None else (

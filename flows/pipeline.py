@@ -27,6 +27,7 @@ from flows.process import process_archive
 from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
 from sites import SiteProfile, load_profile
 from spiders.fetches import fetch_table
+from spiders.manifest import discovery_summary
 from spiders.plan import CrawlPlan
 from warehouse import state
 from warehouse.load import RunInfo
@@ -76,7 +77,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
                 require_discovery_pages(fetches, profile)
                 summary = process_archive(profile, run, fetches, db_file, drift_threshold,
                                           extraction=extraction)
-    return publish(summary, started, db_file, data_dir)
+    return publish({**summary, **discovery_summary(run_dir)}, started, db_file, data_dir)
 
 
 @contextmanager

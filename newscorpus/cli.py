@@ -152,12 +152,14 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, default=str))
         return
-    from reports.summary import SUMMARY_FIELDS
+    from reports.summary import SUMMARY_FIELDS, summary_notes
 
     fields = [f for f in SUMMARY_FIELDS if f in summary]
     out.print(_table(fields, [tuple(summary[f] for f in fields)],
                      title=f"{summary.get('mode', 'run')} {summary['run_id']} "
                            f"({summary['status']}) -> {summary['db']}"))
+    for line in summary_notes(summary):
+        out.print(escape(line), highlight=False)
 
 
 def _parse_day(text: str, option: str) -> Any:

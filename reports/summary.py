@@ -16,5 +16,15 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     values = "| " + " | ".join(str(summary[f]) for f in fields) + " |"
     docs = summary.get("data_docs")
     return (f"### newscorpus {summary.get('mode', '')} run `{summary.get('run_id')}`\n\n"
-            f"{header}\n{rule}\n{values}\n\nDatabase: `{summary.get('db')}`\n"
+            f"{header}\n{rule}\n{values}\n\n"
+            + "".join(f"- {line}\n" for line in summary_notes(summary))
+            + f"\nDatabase: `{summary.get('db')}`\n"
             + (f"\nData docs: [{docs}](file://{Path(docs).resolve()})\n" if docs else ""))
+
+
+def summary_notes(summary: dict[str, Any]) -> list[str]:
+    """Lines under the counts: what found the articles, and what the crawl noticed."""
+    found = summary.get("discovered_by") or {}
+    lines = [("found by " + ", ".join(f"{via} {n}" for via, n in sorted(found.items())))] \
+        if found else []
+    return lines + list(summary.get("notices") or [])

@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from spiders.manifest import Discovered, Failed, Fetched, ManifestWriter
+from spiders.manifest import Discovered, Failed, Fetched, ManifestWriter, Notice
 
 WARC_NAME = "crawl.warc.gz"
 # Scrapy hands over decoded bodies, so these headers no longer describe the stored payload.
@@ -79,6 +79,9 @@ class CrawlArchive:
                at: str | None = None) -> None:
         self._manifest.write(Failed(url=url, kind=kind, error=error, at=at or now_iso(),
                                     attempts=attempts))
+
+    def notice(self, what: str, url: str, at: str | None = None) -> None:
+        self._manifest.write(Notice(what=what, url=url, at=at or now_iso()))
 
     def close(self) -> None:
         self._warc.close()
@@ -147,6 +150,9 @@ class ArchiveProcess:
 
     def failed(self, url: str, kind: str, error: str, attempts: int = 1) -> None:
         self._call("failed", url=url, kind=kind, error=error, attempts=attempts)
+
+    def notice(self, what: str, url: str) -> None:
+        self._call("notice", what=what, url=url)
 
     def close(self) -> None:
         self.flush()

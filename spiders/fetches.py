@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spiders.manifest import Discovered, Failed, Fetched, read_manifest
+from spiders.manifest import Discovered, Failed, Fetched, Notice, read_manifest
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_FETCHED = ("not fetched: the crawl ended before requesting it, or it redirected to a URL "
@@ -85,6 +85,8 @@ def fetch_rows(run_dir: Path) -> list[FetchRow]:
     for event in read_manifest(run_dir):
         if isinstance(event, Discovered):
             discovered.append(event.url)
+            continue
+        if isinstance(event, Notice):
             continue
         row = _row(event, run_dir)
         rows[(row.kind, row.url)] = row

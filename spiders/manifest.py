@@ -4,7 +4,9 @@ This module is the manifest's one writer and one reader. Events:
 - `Discovered`: an article URL was found (with what the listing or sitemap said of it);
 - `Fetched`: a response was archived (status, WARC offset and length); `requested` is the URL
   first asked for, which differs from `url` after redirects;
-- `Failed`: a request ended without a response (error text).
+- `Failed`: a request ended without a response (error text);
+- `Notice`: something the run's summary should tell (say, a listing whose entries the
+  profile's selectors no longer find).
 
 A line is written only after its WARC record is complete and flushed, so a reader that goes by
 the manifest never meets a partial record. A line without its newline is still being written
@@ -25,7 +27,8 @@ MANIFEST_NAME = "manifest.jsonl"
 class Discovered:
     url: str
     at: str
-    listing_url: str | None = None
+    via: str = ""  # what found it: "listing", "sitemap", "rss" or "plan"
+    listing_url: str | None = None  # the page that linked it
     labels: list[str] = field(default_factory=list)
     listed_time: str | None = None  # ISO time the listing showed
     published: str | None = None  # ISO publication time a sitemap or listing gave
@@ -58,8 +61,16 @@ class Failed:
     attempts: int = 1
 
 
-ManifestEvent = Discovered | Fetched | Failed
-_NAMES: dict[type[Any], str] = {Discovered: "discovered", Fetched: "fetched", Failed: "failed"}
+@dataclass(frozen=True)
+class Notice:
+    what: str  # a sentence for the run's summary
+    url: str
+    at: str
+
+
+ManifestEvent = Discovered | Fetched | Failed | Notice
+_NAMES: dict[type[Any], str] = {Discovered: "discovered", Fetched: "fetched", Failed: "failed",
+                                Notice: "notice"}
 _TYPES = {name: kind for kind, name in _NAMES.items()}
 
 
@@ -123,6 +134,19 @@ class ManifestReader:
 def read_manifest(run_dir: Path) -> list[ManifestEvent]:
     """Every whole line of a finished crawl's manifest (none if it has no manifest)."""
     return ManifestReader(run_dir).new_events()
+
+
+def discovery_summary(run_dir: Path) -> dict[str, Any]:
+    """What found the crawl's article URLs (`discovered_by`: listing, sitemap, rss, plan) and
+    what the crawl noticed (`notices`), for the run's summary."""
+    found: dict[str, int] = {}
+    notices: list[str] = []
+    for event in read_manifest(run_dir):
+        if isinstance(event, Discovered):
+            found[event.via or "listing"] = found.get(event.via or "listing", 0) + 1
+        elif isinstance(event, Notice):
+            notices.append(f"{event.what} ({event.url})")
+    return {"discovered_by": found, "notices": notices}
 
 
 def remove_manifest(run_dir: Path) -> None:

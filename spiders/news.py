@@ -11,6 +11,10 @@ Modes (`CrawlPlan.mode`, spiders/plan.py):
   site has no sitemap) without fetching them;
 - `urls`: fetch the plan's URLs.
 
+When the first listing page has no entry that the profile's selectors match (the listing was
+redesigned, or the selectors were never right), discovery goes on through the sitemaps and the
+RSS feed; each discovered URL records which of them found it (`Discovered.via`).
+
 Links are canonicalized before they are requested, so an article linked twice (say once with
 `?utm_source=…`) is discovered and fetched once.
 """
@@ -21,6 +25,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
@@ -66,6 +71,7 @@ class NewsSpider(scrapy.Spider):
         self.cutoff, self.since, self.until = self.plan.cutoff, self.plan.since, self.plan.until
         self.seen: set[str] = set()
         self.listing = ListingReader(self.profile.listing) if self.profile.listing.url else None
+        self._feeds_requested: set[str] = set()
         self.archive: ArchiveProcess | None = None
         self._flushing: LoopingCall | None = None
 
@@ -83,16 +89,30 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> Any:
         if self.mode == "urls":
             for url in self.plan.urls:
-                if request := self._article(canonicalize(url), source="plan"):
+                if request := self._article(canonicalize(url), "plan", "plan"):
                     yield request
             return
         sitemap = self.profile.sitemap_url
-        if sitemap and (self.mode in ("incremental", "discover")
-                        or not self.profile.listing.url):
-            yield scrapy.Request(sitemap, callback=self.parse_sitemap, errback=self._failed,
-                                 priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
-        if self.profile.listing.url and (self.mode in ("full", "incremental") or not sitemap):
-            yield self._listing_request(self.profile.listing_url(1), page=1)
+        first: list[scrapy.Request] = []
+        if sitemap and self.mode in ("incremental", "discover"):
+            first += self._feed_requests(rss=False)
+        if not self.profile.listing.url:  # the sitemaps and the feed are all there is
+            first += self._feed_requests()
+        elif self.mode in ("full", "incremental") or not sitemap:
+            first.append(self._listing_request(self.profile.listing_url(1), page=1))
+        for request in first:
+            yield request
+
+    def _feed_requests(self, rss: bool = True) -> Iterator[scrapy.Request]:
+        """The sitemap index, and with `rss` the RSS feed, unless already requested."""
+        feeds = [(self.profile.sitemap_url, self.parse_sitemap, "sitemap")]
+        if rss:
+            feeds.append((self.profile.rss_url, self.parse_rss, "rss"))
+        for url, callback, kind in feeds:
+            if url and url not in self._feeds_requested:
+                self._feeds_requested.add(url)
+                yield scrapy.Request(url, callback=callback, errback=self._failed,
+                                     priority=LISTING_PRIORITY, meta={"kind": kind})
 
     # -- listing pages ---------------------------------------------------------------------
 
@@ -110,7 +130,16 @@ class NewsSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         reached_known = False
-        for url, listed, labels in self._entries(response):
+        entries = list(self._entries(response))
+        if not entries and response.meta["page"] == 1:
+            what = ("the listing found nothing: no entry matches the profile's selectors; "
+                    "articles were discovered through the sitemaps and the RSS feed")
+            self.logger.warning("%s (%s)", what, response.url)
+            assert self.archive is not None
+            self.archive.notice(what, response.url)
+            yield from self._feed_requests()
+            return
+        for url, listed, labels in entries:
             if not self._article_link(url):
                 continue
             known = self.known.get(url)
@@ -118,7 +147,7 @@ class NewsSpider(scrapy.Spider):
                 reached_known = True
             if self.mode == "discover":
                 if listed and self._in_window(listed):
-                    self._discover(url, listing_url=response.url, labels=labels,
+                    self._discover(url, "listing", listing_url=response.url, labels=labels,
                                    published=listed.isoformat())
                 reached_known = reached_known or bool(listed and self.since and
                                                       listed < self.since)
@@ -126,7 +155,7 @@ class NewsSpider(scrapy.Spider):
             newly_updated = known is not None and "Updated" in labels and \
                 "Updated" not in known.labels
             if known is None or newly_updated or self.mode == "full":
-                if request := self._article(url, source=response.url, labels=labels,
+                if request := self._article(url, "listing", response.url, labels=labels,
                                             listed_time=listed.isoformat() if listed else None):
                     yield request
         page = response.meta["page"]
@@ -155,20 +184,40 @@ class NewsSpider(scrapy.Spider):
                 continue
             lastmod = parse_iso(entry.xpath("lastmod/text()").get(), tz)
             published = parse_iso(entry.xpath(".//publication_date/text()").get(), tz)
-            if self.mode == "discover":
-                if published is None or self._in_window(published):
-                    self._discover(url, listing_url=response.url,
-                                   published=published.isoformat() if published else None)
+            if request := self._dated_link(url, "sitemap", response.url, published, lastmod):
+                yield request
+
+    def parse_rss(self, response: Response) -> Iterator[scrapy.Request]:
+        """An RSS 2.0 or Atom feed of the latest articles."""
+        body = Selector(text=response.text, type="xml")
+        body.remove_namespaces()
+        for item in body.xpath("//item | //entry"):
+            link = item.xpath("link/text()").get() or item.xpath("link/@href").get() or ""
+            url = canonicalize(link.strip(), response.url)
+            if not url or not self._article_link(url):
                 continue
-            known = self.known.get(url)
-            stored = parse_iso(known.modified, tz) if known else None
-            dated = published or lastmod
-            fresh = self.cutoff is None or (dated is not None and dated >= self.cutoff)
-            changed = known is not None and lastmod is not None and (stored is None
-                                                                     or lastmod > stored)
-            if self.mode == "full" or (known is None and fresh) or changed:
-                if request := self._article(url, source=response.url):
-                    yield request
+            published = _feed_date(item.xpath("pubDate/text() | published/text()").get(),
+                                   self.profile)
+            if request := self._dated_link(url, "rss", response.url, published, None):
+                yield request
+
+    def _dated_link(self, url: str, via: str, source: str, published: datetime | None,
+                    lastmod: datetime | None) -> scrapy.Request | None:
+        """Discover, or request, an article a sitemap or feed lists with these dates."""
+        if self.mode == "discover":
+            if published is None or self._in_window(published):
+                self._discover(url, via, listing_url=source,
+                               published=published.isoformat() if published else None)
+            return None
+        known = self.known.get(url)
+        stored = parse_iso(known.modified, self.profile.tz) if known else None
+        dated = published or lastmod
+        fresh = self.cutoff is None or (dated is not None and dated >= self.cutoff)
+        changed = known is not None and lastmod is not None and (stored is None
+                                                                 or lastmod > stored)
+        if self.mode == "full" or (known is None and fresh) or changed:
+            return self._article(url, via, source)
+        return None
 
     def _month_wanted(self, loc: str, lastmod: datetime | None) -> bool:
         if self.mode == "discover":
@@ -196,16 +245,17 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles and the archive ----------------------------------------------------------
 
-    def _discover(self, url: str, **listing: Any) -> bool:
+    def _discover(self, url: str, via: str, **listing: Any) -> bool:
         if url in self.seen:
             return False
         self.seen.add(url)
         assert self.archive is not None
-        self.archive.discovered(url, **listing)
+        self.archive.discovered(url, via=via, **listing)
         return True
 
-    def _article(self, url: str, source: str, **listing: Any) -> scrapy.Request | None:
-        if not self._discover(url, listing_url=source, **listing):
+    def _article(self, url: str, via: str, source: str,
+                 **listing: Any) -> scrapy.Request | None:
+        if not self._discover(url, via, listing_url=source, **listing):
             return None
         headers = {}
         if known := self.known.get(url):
@@ -262,6 +312,17 @@ class NewsSpider(scrapy.Spider):
                 self.logger.error("%s", error)
                 assert self.crawler.stats is not None
                 self.crawler.stats.set_value("newscorpus/archive_error", str(error))
+
+
+def _feed_date(value: str | None, profile: SiteProfile) -> datetime | None:
+    """An RSS pubDate (RFC 2822) or an Atom date (ISO 8601)."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return parse_iso(value, profile.tz)
+    return moment if moment.tzinfo else moment.replace(tzinfo=profile.tz)
 
 
 def _root(response: Response) -> Any:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from datetime import UTC, datetime
 from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
+from conftest import sql_rows
 from test_cli import NEWSCORPUS
 
 from demosite.corpus import build_site
@@ -138,3 +142,69 @@ def test_a_page_whose_text_block_is_gone_has_no_body():
     page = MARKUPS["plain"].replace(_paragraphs().encode(), b"")
     record = extract_article(page, URL, load_profile("espreso", "http://127.0.0.1:9"))
     assert clean([record]).articles.iloc[0]["body"] == ""
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """A small site of the seed article in the unseen markups: an unknown listing markup, a
+    sitemap with some of the articles and an RSS feed with the others."""
+
+    pages: ClassVar[dict[str, tuple[str, bytes]]] = {}
+
+    def do_GET(self) -> None:
+        kind, body = self.pages.get(self.path, ("text/plain", b"not found"))
+        self.send_response(200 if self.path in self.pages else 404)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(markups: list[str]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    paths = [f"/seed-{m.replace('_', '-')}" for m in markups]
+    in_sitemap, in_feed = paths[: len(paths) // 2 + 1], paths[len(paths) // 2 + 1:]
+    sitemap = "".join(f"<url><loc>{base}{p}</loc></url>" for p in in_sitemap)
+    feed = "".join(f"<item><title>{escape(TITLE)}</title><link>{base}{p}</link>"
+                   f"<pubDate>Fri, 24 Jan 2025 10:37:00 +0000</pubDate></item>" for p in in_feed)
+    _Pages.pages = {
+        **{p: ("text/html; charset=utf-8", MARKUPS[m]) for p, m in zip(paths, markups,
+                                                                        strict=True)},
+        "/news?page=1": ("text/html", _page("", "<ul class='stream'>" + "".join(
+            f"<li class='stream-item'><a href='{p}'>{escape(TITLE)}</a></li>" for p in paths)
+            + "</ul>")),
+        "/sitemap.xml": ("application/xml", (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{sitemap}</urlset>").encode()),
+        "/rss": ("application/rss+xml", f'<?xml version="1.0"?><rss version="2.0"><channel>'
+                                        f"{feed}</channel></rss>".encode()),
+    }
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, base
+
+
+@pytest.mark.parametrize("site", ["espreso", "generic"])
+def test_a_crawl_of_a_site_in_unseen_markups_loads_its_articles(site, prefect_backend,
+                                                                 tmp_path):
+    from flows.pipeline import news_pipeline
+
+    markups = list(MARKUPS) if site == "espreso" else list(GENERIC_MARKUPS)
+    server, base = _serve(markups)
+    try:
+        summary = news_pipeline(site=site, base_url=base, db=str(tmp_path / "corpus.duckdb"),
+                                data_dir=str(tmp_path))
+    finally:
+        server.shutdown()
+    assert summary["new"] == len(markups) and summary["quarantined"] == 0, summary
+    in_sitemap = len(markups) // 2 + 1
+    assert summary["discovered_by"] == {"sitemap": in_sitemap, "rss": len(markups) - in_sitemap}
+    if site == "espreso":  # it has a listing, whose markup it does not know
+        assert any("the listing found nothing" in n for n in summary["notices"])
+    stored = sql_rows(tmp_path / "corpus.duckdb",
+                      "SELECT title, published_at, tags, body FROM articles")
+    assert len(stored) == len(markups)
+    for title, published, tags, body in stored:
+        _check(title, published, list(tags), body)
