@@ -299,17 +299,18 @@ def test_no_change_run_costs_the_same_on_small_and_large_sites(prefect_backend, 
 def test_week_chunks_do_not_overlap_and_hold_each_url_once():
     from flows.backfill import plan_chunks
     from sites import load_profile
+    from spiders.manifest import Discovered
 
     profile = load_profile("demo", "http://127.0.0.1:1")
     since, until = date(2022, 5, 15), date(2022, 6, 1)  # a Sunday to a Wednesday
     days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
-    discovered = [{"url": f"http://127.0.0.1:1/{d}",
-                   "published": datetime.combine(d, datetime.min.time(), profile.tz)
-                   .replace(hour=12).isoformat()} for d in days]
+    discovered = [Discovered(url=f"http://127.0.0.1:1/{d}", at="", via="sitemap",
+                             published=datetime.combine(d, datetime.min.time(), profile.tz)
+                             .replace(hour=12).isoformat()) for d in days]
     chunks = plan_chunks(discovered, profile, since, until, "week")
     assert list(chunks) == [(date(2022, 5, 15), date(2022, 5, 15)),
                             (date(2022, 5, 16), date(2022, 5, 22)),
                             (date(2022, 5, 23), date(2022, 5, 29)),
                             (date(2022, 5, 30), date(2022, 6, 1))]
     assert sorted(u for urls in chunks.values() for u in urls) == sorted(
-        e["url"] for e in discovered)
+        e.url for e in discovered)
