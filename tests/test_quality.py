@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -205,3 +207,62 @@ def test_quality_and_quarantine_commands(two_runs, tmp_path):
     assert newscorpus("validate", "--db", db, cwd=tmp_path).returncode == 0
     missing = newscorpus("quarantine", "show", "http://nowhere/", "--db", db, cwd=tmp_path)
     assert missing.returncode == 2 and "nothing in quarantine" in missing.stderr
+
+
+def test_validate_exits_1_on_a_stored_critical_failure(two_runs, tmp_path):
+    """A stored article that a suite now fails: `validate` says which, and exits 1."""
+    import shutil
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(two_runs["db"], db)
+    con = connect(db)
+    try:
+        con.execute("UPDATE articles SET title = NULL WHERE article_id IN "
+                    "(SELECT article_id FROM articles ORDER BY article_id LIMIT 2)")
+    finally:
+        con.close()
+    result = newscorpus("validate", "--db", str(db), "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    failed = [r for r in json.loads(result.stdout) if not r["success"]]
+    assert [(r["reason"], r["unexpected_count"]) for r in failed
+            if r["severity"] == "critical"] == [("title is empty", 2)]
+
+
+def test_nightly_quality_flow_checks_the_stored_corpus(two_runs, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from flows.nightly import nightly_quality
+
+    summary = nightly_quality(site="demo", db=str(two_runs["db"]), data_dir=str(tmp_path))
+    assert summary["critical_failed"] == 0 and summary["expectations"] > 10
+    assert Path(summary["data_docs"]).is_file()
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts()  # one per key, the newest
+    keys = {a.key: a for a in artifact}
+    assert "nightly-quality" in keys and "run-summary" in keys
+    assert "article has no tags" in keys["nightly-quality"].data  # warnings are listed
+    assert "| critical |" not in keys["nightly-quality"].data
+    assert "| discovered |" in keys["run-summary"].data
+
+
+@pytest.mark.parametrize("how", ["parameter", "environment"])
+def test_the_drift_threshold_can_be_raised(how, prefect_backend, tmp_path, monkeypatch):
+    """At a threshold of 100%, a batch whose every page lacks a date is held back page by
+    page instead of stopping the run."""
+    from flows.pipeline import news_pipeline
+
+    site = start(build_site(80).drifted("undated"))
+    params: dict[str, Any] = {}
+    if how == "parameter":
+        params["drift_threshold"] = 1.0
+    else:
+        monkeypatch.setenv("NEWSCORPUS_DRIFT_THRESHOLD", "1.0")
+    try:
+        summary = news_pipeline(base_url=site.base_url, db=str(tmp_path / "c.duckdb"),
+                                data_dir=str(tmp_path), **params)
+        truth = get_json(f"{site.base_url}/__truth__")
+    finally:
+        site.stop()
+    answered = sum(a["expected"] != "failed" for a in truth["articles"])
+    assert summary["status"] == "completed" and summary["new"] == 0
+    assert summary["quarantined"] == answered
