@@ -215,6 +215,7 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
                            "pages_per_s": len(records) / timer.figures["seconds"]}
         fetches.loc[fetches["kind"] == "article", "outcome"] = fetches["outcome"]
         run = RunInfo(run_id="bench", site="demo", base_url=base, mode="full", started_at=now,
+                      timezone=profile.timezone,
                       archive_dir=str(crawl_dir))
         with InProcess() as timer:
             load_run(work / "stages.duckdb", run, assemble(fetches, batch, validation), now)

@@ -111,6 +111,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
                 continue
             chunk_since, chunk_until = _window(profile, first, last)
             runs.append((RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url,
+                                 timezone=profile.timezone,
                                  mode="backfill", started_at=datetime.now(UTC),
                                  archive_dir=str(root / run_id), flow_run_id=flow_run_id(),
                                  window_since=chunk_since, window_until=chunk_until), urls))

@@ -66,6 +66,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
         run_id = new_run_id(started)
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
         run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,
+                      timezone=profile.timezone,
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
         with recorded(run, db_file, data_dir):
             plan = incremental_plan(db_file, profile) if mode == "incremental" \

@@ -61,6 +61,7 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
         for r in responses.itertuples(index=False)])
     run_info = RunInfo(run_id=new_run_id(started, "reprocess-"), site=profile.name,
                        base_url=profile.base_url, mode="reprocess", started_at=started,
+                       timezone=profile.timezone,
                        archive_dir="", flow_run_id=flow_run_id())
     with recorded(run_info, db_file, data_dir):
         summary = process_archive(profile, run_info, fetches, db_file)

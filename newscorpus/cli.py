@@ -411,7 +411,8 @@ def search(
         out.print(f"No article matches {query!r}.")
     for rank, hit in enumerate(hits, start=1):
         out.print(f"[bold]{rank}. {escape(hit['title'] or '')}[/bold]  "
-                  f"[dim]{hit['published_at']:%Y-%m-%d %H:%M} UTC  score {hit['score']:.2f}[/dim]")
+                  f"[dim]{hit['published_local']:%Y-%m-%d %H:%M} {hit['site_timezone']}  "
+                  f"score {hit['score']:.2f}[/dim]")
         out.print(f"   {escape(hit['url'])}")
         out.print(f"   …{escape(hit['snippet'])}…", highlight=False)
 

@@ -3,18 +3,18 @@ CSV or JSON Lines, written by DuckDB's COPY."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from warehouse.db import reading
 
 FORMATS = ("parquet", "csv", "jsonl")
-KYIV = ZoneInfo("Europe/Kyiv")
-_SELECT = """SELECT *, CAST(published_at AT TIME ZONE 'Europe/Kyiv' AS DATE) AS published_date
-FROM articles
-WHERE (CAST($since AS TIMESTAMPTZ) IS NULL OR published_at >= CAST($since AS TIMESTAMPTZ))
-  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR published_at < CAST($until AS TIMESTAMPTZ))"""
+# Days are publication days in each article's site time zone (the articles_local view).
+_SELECT = """SELECT * EXCLUDE (published_local, site_timezone),
+       CAST(published_local AS DATE) AS published_date
+FROM articles_local
+WHERE (CAST($since AS DATE) IS NULL OR CAST(published_local AS DATE) >= CAST($since AS DATE))
+  AND (CAST($until AS DATE) IS NULL OR CAST(published_local AS DATE) <= CAST($until AS DATE))"""
 
 
 def export(db: Path, out_dir: Path, fmt: str, since: date | None = None,
@@ -22,9 +22,7 @@ def export(db: Path, out_dir: Path, fmt: str, since: date | None = None,
     """Write the selected articles; returns where, and how many rows."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    params = {"since": datetime.combine(since, time(), KYIV) if since else None,
-              "until": datetime.combine(until + timedelta(days=1), time(), KYIV)
-              if until else None}
+    params = {"since": since, "until": until}
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ("articles" if fmt == "parquet" else f"articles.{fmt}")
     options = {"parquet": "FORMAT parquet, PARTITION_BY (published_date), OVERWRITE_OR_IGNORE",

@@ -45,7 +45,7 @@ def _figure(title: str) -> tuple[Any, Any]:
 
 def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
     out: dict[str, Markup] = {}
-    figure, axes = _figure("Articles per day (Kyiv time)")
+    figure, axes = _figure("Articles per day (site time)")
     per_day = frames["per_day"]
     axes.bar(pd.to_datetime(per_day["day"]), per_day["articles"], color="#3a6ea5")
     figure.autofmt_xdate()

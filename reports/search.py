@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from warehouse import queries
 from warehouse.db import load_fts, reading
@@ -24,11 +23,13 @@ def snippet(body: str, query: str) -> str:
     return " ".join(body[start:start + 2 * SNIPPET].split())
 
 
-def search(db: Path, query: str, since: date | None = None, limit: int = 10,
-           tz: str = "Europe/Kyiv") -> list[dict[str, Any]]:
-    start = datetime.combine(since, time(), ZoneInfo(tz)) if since else None
+def search(db: Path, query: str, since: date | None = None,
+           limit: int = 10) -> list[dict[str, Any]]:
+    """The best `limit` articles for `query`, published on or after the day `since` (of each
+    article's site time); each with its time in UTC and in its site's zone."""
     with reading(db, wait=0) as con:
         load_fts(con)  # the index's stemmer
-        rows = queries.run(con, "search", query=query, since=start, limit=limit).fetchall()
-    return [{"url": url, "title": title, "published_at": published, "score": score,
-             "snippet": snippet(body or "", query)} for url, title, published, score, body in rows]
+        hits = queries.rows(con, "search", query=query, since=since, limit=limit)
+    for hit in hits:
+        hit["snippet"] = snippet(hit.pop("body") or "", query)
+    return hits

@@ -53,6 +53,7 @@ def make_batch(indices: list[int], edit: int | None = None) -> Batch:
 
 def run_info(run_id: str, at: datetime = T0) -> RunInfo:
     return RunInfo(run_id=run_id, site="demo", base_url=BASE, mode="full", started_at=at,
+                   timezone="Europe/Kyiv",
                    archive_dir="/nowhere")
 
 

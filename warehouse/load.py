@@ -24,7 +24,7 @@ LOAD_STEPS = ("forget_run", "stage_articles", "classify", "keep_replaced_version
               "merge_articles", "touch_not_modified", "refresh_tags", "unindex_changed",
               "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
-              "unstage")
+              "record_site_zone", "unstage")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RunInfo:
     mode: str
     started_at: datetime
     archive_dir: str
+    timezone: str  # the site profile's: how people read this site's times
     flow_run_id: str | None = None
     window_since: datetime | None = None  # a backfill chunk's publication window
     window_until: datetime | None = None
@@ -43,7 +44,7 @@ class RunInfo:
         return {"run_id": self.run_id, "flow_run_id": self.flow_run_id, "site": self.site,
                 "base_url": self.base_url, "mode": self.mode, "started_at": self.started_at,
                 "archive_dir": self.archive_dir, "window_since": self.window_since,
-                "window_until": self.window_until}
+                "window_until": self.window_until, "timezone": self.timezone}
 
 
 @dataclass(frozen=True)

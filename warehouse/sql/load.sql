@@ -188,6 +188,10 @@ VALUES ($run_id, $flow_run_id, $site, $base_url, $mode, CAST($window_since AS TI
         CAST($window_until AS TIMESTAMPTZ), CAST($started_at AS TIMESTAMPTZ),
         CAST($finished_at AS TIMESTAMPTZ), 'failed', $error, $archive_dir);
 
+-- name: record_site_zone
+DELETE FROM site_zones WHERE site = $site;
+INSERT INTO site_zones (site, timezone) VALUES ($site, $timezone);
+
 -- name: unstage
 DELETE FROM articles_staging WHERE run_id = $run_id;
 

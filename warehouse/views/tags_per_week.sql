@@ -3,7 +3,7 @@
 CREATE OR REPLACE VIEW tags_per_week AS
 SELECT week, tag, articles, rank() OVER (PARTITION BY week ORDER BY articles DESC) AS rank
 FROM (
-    SELECT CAST(date_trunc('week', a.published_at AT TIME ZONE 'Europe/Kyiv') AS DATE) AS week,
+    SELECT CAST(date_trunc('week', a.published_local) AS DATE) AS week,
            t.tag, count(*) AS articles
-    FROM article_tags t JOIN articles a USING (article_id)
+    FROM article_tags t JOIN articles_local a USING (article_id)
     GROUP BY ALL);
