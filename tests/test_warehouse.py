@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -51,10 +51,9 @@ def make_batch(indices: list[int], edit: int | None = None) -> Batch:
                  pd.DataFrame(columns=RESULT_COLUMNS))
 
 
-def run_info(run_id: str, at: datetime = T0) -> RunInfo:
+def run_info(run_id: str, at: datetime = T0, timezone: str = "Europe/Kyiv") -> RunInfo:
     return RunInfo(run_id=run_id, site="demo", base_url=BASE, mode="full", started_at=at,
-                   timezone="Europe/Kyiv",
-                   archive_dir="/nowhere")
+                   timezone=timezone, archive_dir="/nowhere")
 
 
 def table_checksums(db: Path) -> dict[str, tuple]:
@@ -177,3 +176,21 @@ def test_a_load_waits_for_another_writer(tmp_path):
         summary = load_run(db, run_info("r1"), make_batch([0, 1]), T0)
         assert time.monotonic() - started >= 1.0  # it waited for the lock, then loaded
         assert summary["new"] == 2
+
+
+def test_views_count_days_and_hours_in_the_sites_own_zone(tmp_path):
+    """The same articles, loaded as a site of Kyiv and as one of Los Angeles: the seed article
+    (24 January, 12:37 in Kyiv) falls on another hour."""
+    hours = {}
+    for zone in ("Europe/Kyiv", "America/Los_Angeles"):
+        db = tmp_path / f"{zone.replace('/', '-')}.duckdb"
+        load_run(db, run_info("r1", timezone=zone), make_batch([0, 1, 2]), T0)
+        con = connect(db, read_only=True)
+        try:
+            hours[zone] = con.execute(
+                "SELECT hour(published_local), site_timezone FROM articles_local "
+                "WHERE title LIKE 'EU supports%'").fetchone()
+        finally:
+            con.close()
+    assert hours == {"Europe/Kyiv": (12, "Europe/Kyiv"),
+                     "America/Los_Angeles": (2, "America/Los_Angeles")}
