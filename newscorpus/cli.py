@@ -194,22 +194,24 @@ def sql(
     as_json: JsonOption = False,
     wait: WaitOption = 0,
 ) -> None:
-    """Run a read-only SQL query on the corpus and print the result."""
-    import duckdb
+    """Run a read-only SQL query (SELECT) on the corpus and print the result.
 
+    The query can read the corpus and nothing else: no other files, no network, no settings;
+    it is stopped after $NEWSCORPUS_SQL_TIMEOUT seconds (60).
+    """
     from config.settings import db_path
+    from warehouse import sandbox
     from warehouse.db import load_fts, reading
 
     with reading(db_path(db), wait=wait) as con:
         load_fts(con)  # the stemmer that search_articles('…') calls
+        sandbox.lock_down(con)
         try:
-            cursor = con.execute(query)
-        except duckdb.Error as error:
-            raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
-        if cursor.description is None:
-            return
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+            columns, rows = sandbox.run(con, query)
+        except sandbox.RefusedQueryError as error:
+            raise UsageError(str(error)) from None
+    if not columns:
+        return
     if as_json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str,
                          ensure_ascii=False))
@@ -345,7 +347,7 @@ def extract_command(
     for path in inputs:
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
-    profiles = [load_profile(name) for name in available_sites()] if site == "auto" else []
+    profiles = _usable_profiles(available_sites()) if site == "auto" else []
     fixed = None if site == "auto" else load_profile(site)
     generic = load_profile("generic")
     used: deque[str] = deque()  # the profile of each page handed out, in order
@@ -374,6 +376,20 @@ def extract_command(
                     print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":
         print(json.dumps(printed, ensure_ascii=False, indent=2))
+
+
+def _usable_profiles(names: list[str]) -> list[Any]:
+    """The profiles that load; a broken one is reported, not fatal to the others."""
+    from sites import ProfileError, load_profile
+
+    usable = []
+    for name in names:
+        try:
+            usable.append(load_profile(name))
+        except ProfileError as error:
+            err.print(f"[yellow]warning:[/yellow] profile {name} left out: {escape(str(error))}",
+                      highlight=False, soft_wrap=True)
+    return usable
 
 
 def _batches(items: Any, size: int) -> Any:
@@ -578,34 +594,45 @@ def serve() -> None:
 
 @app.command()
 def sites() -> None:
-    """List the site profiles."""
-    from sites import available_sites, load_profile
+    """List the site profiles; a broken one is listed with what is wrong (exit 1)."""
+    from sites import ProfileError, available_sites, load_profile
 
-    rows = [(p.name, p.title, p.base_url or "(the demo server)", p.timezone,
-             ", ".join(p.languages)) for p in map(load_profile, available_sites())]
+    rows, broken = [], []
+    for name in available_sites():
+        try:
+            p = load_profile(name)
+        except ProfileError as error:
+            broken.append(f"profile {name} is broken: {error}")
+            continue
+        rows.append((p.name, p.title, p.base_url or "(the demo server)", p.timezone,
+                     ", ".join(p.languages)))
     out.print(_table(["site", "title", "base url", "time zone", "languages"], rows))
+    for line in broken:
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    if broken:
+        raise typer.Exit(1)
 
 
 def main() -> int:
     """Run the CLI; usage errors are Click's (exit 2), known failures one line, others one line."""
-    from sites import BadBaseUrlError, UnknownSiteError
+    from sites import BadBaseUrlError, ProfileError
     from warehouse.db import WarehouseBusyError, WarehouseMissingError
 
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0
-    except (UsageError, UnknownSiteError, BadBaseUrlError, WarehouseMissingError) as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    except (UsageError, ProfileError, BadBaseUrlError, WarehouseMissingError) as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     except WarehouseBusyError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 3
     except Exception as error:
         if os.environ.get("NEWSCORPUS_DEBUG"):
             raise
         first_line = str(error).splitlines()[0] if str(error) else ""
-        err.print(f"[red]error:[/red] {type(error).__name__}: {first_line}\n"
+        err.print(f"[red]error:[/red] {type(error).__name__}: {escape(first_line)}\n"
                   "(set NEWSCORPUS_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
         return 1
     return 0

@@ -2,10 +2,12 @@
 
 from sites.profile import (
     BadBaseUrlError,
+    ProfileError,
     SiteProfile,
     UnknownSiteError,
     available_sites,
     load_profile,
 )
 
-__all__ = ["BadBaseUrlError", "SiteProfile", "UnknownSiteError", "available_sites", "load_profile"]
+__all__ = ["BadBaseUrlError", "ProfileError", "SiteProfile", "UnknownSiteError",
+           "available_sites", "load_profile"]

@@ -209,10 +209,20 @@ def check_base_url(url: str) -> str:
 T = TypeVar("T")
 
 
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}  # building one costs ms: once per type
+
+
+def _adapter(kind: type[T]) -> TypeAdapter[T]:
+    if kind not in _ADAPTERS:
+        _ADAPTERS[kind] = TypeAdapter(kind)
+    adapter: TypeAdapter[T] = _ADAPTERS[kind]
+    return adapter
+
+
 def _section(kind: type[T], data: dict[str, Any], table: str, path: Path) -> T:
     """One table of the profile as its typed section, or a ProfileError naming the key."""
     try:
-        return TypeAdapter(kind).validate_python(data)
+        return _adapter(kind).validate_python(data)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "?"

@@ -9,6 +9,7 @@ Run ids and wall-clock columns differ between any two runs, so the comparison is
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -250,3 +251,39 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _crawler_pid(root: Path) -> int | None:
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"spiders.crawl" in command and str(root).encode() in b" ".join(command):
+            return int(proc.name)
+    return None
+
+
+@pytest.mark.parametrize("fetched", [20, 200])  # of the demo's 300 articles
+def test_a_crawler_killed_mid_crawl_is_retried_and_the_run_completes(
+        fetched, demo, uninterrupted, tmp_path):
+    """Only the crawl subprocess dies; the flow's one retry starts a fresh manifest, which the
+    extraction workers follow from its first line, and the run ends as an uninterrupted one."""
+    run = subprocess.Popen([NEWSCORPUS, *_cli_args(demo.base_url, tmp_path), "--json"],
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while True:
+        manifests = list(tmp_path.glob(f"archive/demo/*/{MANIFEST_NAME}"))
+        if manifests and sum(isinstance(e, Fetched)
+                             for e in read_manifest(manifests[0].parent)) >= fetched:
+            break
+        assert run.poll() is None and time.monotonic() < deadline, "the crawl ended first"
+        time.sleep(0.01)
+    pid = _crawler_pid(tmp_path)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err[-3000:]
+    assert json.loads(out.splitlines()[-1])["status"] == "completed"
+    assert checksums(tmp_path / "corpus.duckdb", CONTENT) == uninterrupted

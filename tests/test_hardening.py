@@ -1,11 +1,16 @@
-"""What an attacker would try: a crawl opens no listening port."""
+"""What an attacker would try: a crawl opens no listening port, and `newscorpus sql` can
+read the corpus and nothing else."""
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+import pytest
+from test_cli import assert_one_line_error, newscorpus
 from test_crash import start_crawl
 
 from demosite.corpus import build_site
@@ -57,3 +62,95 @@ def test_a_crawl_listens_on_no_port(tmp_path):
     finally:
         site.stop()
     assert not list(tmp_path.glob("*.token")) and not list(Path.cwd().glob("*.token"))
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real corpus file (two articles loaded by the load step), for the sandbox."""
+    from test_warehouse import make_batch, run_info
+
+    from warehouse.load import load_run
+
+    db = tmp_path_factory.mktemp("sandbox") / "corpus.duckdb"
+    load_run(db, run_info("r1"), make_batch([0, 1]), datetime.now(UTC))
+    return db
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("copy (select 'x' a) to '{db}' (format csv)", "not COPY"),
+    ("attach '{other}' as o (READ_WRITE)", "not ATTACH"),
+    ("delete from articles", "not DELETE"),
+    ("install httpfs", "not LOAD"),
+    ("load httpfs", "not LOAD"),
+    ("set threads=1000000", "not SET"),
+    ("export database '{tmp}/out'", "not EXPORT"),
+    ("select * from read_csv('/etc/passwd')", "file system operations are disabled"),
+    ("select * from read_text('/etc/hostname')", "file system operations are disabled"),
+    ("select * from glob('/etc/*')", "file system operations are disabled"),
+    ("select 1; drop table articles", "not DROP"),
+])
+def test_sql_cannot_write_or_read_outside_the_corpus(query, message, small_corpus, tmp_path):
+    """#18: a query could overwrite the corpus with COPY, empty another database through
+    ATTACH, read any file, reach the network with INSTALL, or stall the command with SET."""
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE articles AS SELECT 1 AS a").close()
+    before = small_corpus.read_bytes()
+    result = newscorpus("sql", query.format(db=small_corpus, other=other, tmp=tmp_path),
+                        "--db", str(small_corpus), cwd=tmp_path)
+    assert_one_line_error(result, 2, message)
+    assert small_corpus.read_bytes() == before
+    con = duckdb.connect(str(other), read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchone() == (1,)
+    con.close()
+    assert not (tmp_path / "out").exists()
+
+
+def test_sql_still_reads_the_corpus_and_its_search(small_corpus, tmp_path):
+    count = newscorpus("sql", "select count(*) from articles", "--db", str(small_corpus),
+                       cwd=tmp_path)
+    assert count.returncode == 0 and count.stdout.strip() == "2"
+    hits = newscorpus("sql", "select count(*) from search_articles('peacekeepers')",
+                      "--db", str(small_corpus), cwd=tmp_path)
+    assert hits.returncode == 0 and int(hits.stdout) >= 1, hits.stderr
+
+
+def test_a_long_query_is_stopped_at_the_time_limit(small_corpus, tmp_path):
+    started = time.monotonic()
+    result = newscorpus("sql", "select count(*) from range(100000000000) a, range(100) b",
+                        "--db", str(small_corpus), cwd=tmp_path,
+                        env={"NEWSCORPUS_SQL_TIMEOUT": "2"})
+    assert_one_line_error(result, 2, "query stopped after 2 s")
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('extends = "espreso"\nname = "broken"\ntitle = "B"\nbase_url = "https://b.example"\n'
+     '[article]\ntitel = "h1"\n', "[article] titel: unknown key"),
+    ('name = "broken"\ntitle = "B"\n', "missing key"),
+    ('extends = "broken"\nname = "broken"\n', "`extends` loops"),
+    ('extends = "espreso"\nname = "broken"\ntitle = "B"\nbase_url = "https://b.example"\n'
+     'timezone = "Europe/Kyyiv"\n', "unknown time zone 'Europe/Kyyiv'"),
+    ('extends = "espreso"\nname = "broken"\ntitle = "B"\nbase_url = "https://b.example"\n'
+     '[dates]\npattern = "(?P<day>\\\\d+"\n', "[dates] pattern: not a regular expression"),
+    ('extends = "espreso"\nname = "broken"\ntitle = "B"\nbase_url = "https://b.example"\n'
+     '[crawl]\nretries = "three"\n', "[crawl] retries"),
+    ("name = [", "not valid TOML"),
+])
+def test_a_broken_profile_is_one_line_naming_file_and_key(text, message, tmp_path):
+    """#18: a missing key gave KeyError, an `extends` loop RecursionError, both exit 1; one
+    broken profile in $NEWSCORPUS_SITES broke `sites` and `extract --site auto`."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "broken.toml").write_text(text)
+    env = {"NEWSCORPUS_SITES": str(folder)}
+    result = newscorpus("run", "--site", "broken", cwd=tmp_path, env=env)
+    assert_one_line_error(result, 2, message)
+    assert str(folder / "broken.toml") in result.stderr
+    listed = newscorpus("sites", cwd=tmp_path, env=env)
+    assert listed.returncode == 1 and "espreso" in listed.stdout
+    assert_one_line_error(listed, 1, "profile broken is broken")
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<html><head><title>T</title></head><body><h1>T</h1></body></html>")
+    extracted = newscorpus("extract", str(page), "--url", "https://x.example/a", cwd=tmp_path,
+                           env=env)
+    assert extracted.returncode == 0 and "profile broken left out" in extracted.stderr
