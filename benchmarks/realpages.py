@@ -1,9 +1,11 @@
-"""Score the generic extraction path on the real pages in ../shared/realpages.
+"""Score the generic extraction path on the real pages in ../shared/realpages, beside the
+libraries it wraps, measured in the same run on the same pages, one process each.
 
-    python benchmarks/realpages.py [--realpages ../shared/realpages] [--site generic] [--jobs N]
+    python benchmarks/realpages.py [--realpages ../shared/realpages] [--site generic]
 
-Writes the predictions next to a temporary folder, runs the set's own score.py on them, and
-prints its lines plus pages/s.
+Bodies: our path (`extract_article` with the profile) against `trafilatura.extract` alone.
+Dates: our path against htmldate's extensive search alone. Each is timed as a warm function
+over the same decoded pages (pages/s on one core), and scored by the set's own score.py.
 """
 
 from __future__ import annotations
@@ -15,43 +17,73 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extract.workers import extract_many  # noqa: E402
+from extract.article import extract_article  # noqa: E402
 from sites import load_profile  # noqa: E402
 
 
-def predict(folder: Path, site: str, field: str, jobs: int) -> tuple[list[dict], float]:
-    profile = load_profile(site)
+def _pages(folder: Path) -> list[tuple[dict[str, Any], bytes]]:
     rows = [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines()
             if line.strip()]
-    pages = [(gzip.decompress((folder / row["file"]).read_bytes()), row["url"], profile, None)
-             for row in rows]
-    started, out = time.perf_counter(), []
-    for row, record in zip(rows, extract_many(pages, jobs), strict=True):
-        value = record.body if field == "body" else (
-            record.published_at.isoformat() if record.published_at else None)
-        out.append({"id": row["id"], field if field == "body" else "published": value})
-    return out, len(rows) / (time.perf_counter() - started)
+    return [(row, gzip.decompress((folder / row["file"]).read_bytes())) for row in rows]
+
+
+def _timed(pages: list[tuple[dict[str, Any], bytes]],
+           predict: Callable[[dict[str, Any], bytes], Any]) -> tuple[list[Any], float]:
+    predict(*pages[0])  # warm: imports and caches are not the page's cost
+    started = time.perf_counter()
+    out = [predict(row, body) for row, body in pages]
+    return out, len(pages) / (time.perf_counter() - started)
+
+
+def _score(realpages: Path, kind: str, field: str, pages: list[tuple[dict[str, Any], bytes]],
+           values: list[Any], work: Path, name: str) -> str:
+    path = work / f"{kind}-{name}.jsonl"
+    path.write_text("\n".join(json.dumps({"id": row["id"], field: value})
+                              for (row, _), value in zip(pages, values, strict=True)))
+    return subprocess.run([sys.executable, str(realpages / "score.py"), kind, str(path)],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realpages", type=Path, default=ROOT.parent / "shared" / "realpages")
     parser.add_argument("--site", default="generic")
-    parser.add_argument("--jobs", type=int, default=0, help="processes; 0 = one per core")
     args = parser.parse_args()
+    import trafilatura
+    from htmldate import find_date
+
+    profile = load_profile(args.site)
     work = Path(tempfile.mkdtemp(prefix="realpages-"))
-    for kind, field in (("bodies", "body"), ("dates", "published")):
-        predictions, rate = predict(args.realpages / kind, args.site, field, args.jobs)
-        path = work / f"{kind}.jsonl"
-        path.write_text("\n".join(json.dumps(p) for p in predictions))
-        score = subprocess.run([sys.executable, str(args.realpages / "score.py"), kind,
-                                str(path)], capture_output=True, text=True, check=True)
-        print(f"{score.stdout.strip()}  ({rate:.0f} pages/s)")
+
+    def ours(row: dict[str, Any], body: bytes) -> Any:
+        return extract_article(body, row["url"], profile)
+
+    def report(name: str, kind: str, field: str, pages: list[tuple[dict[str, Any], bytes]],
+               values: list[Any], rate: float) -> None:
+        score = _score(args.realpages, kind, field, pages, values, work, name)
+        print(f"{name:<12} {score}  ({rate:.0f} pages/s)")
+
+    bodies = _pages(args.realpages / "bodies")
+    records, rate = _timed(bodies, ours)
+    report("ours", "bodies", "body", bodies, [r.body for r in records], rate)
+    texts, rate = _timed(bodies, lambda row, body: trafilatura.extract(
+        body.decode("utf-8", "replace"), include_comments=False))
+    report("trafilatura", "bodies", "body", bodies, texts, rate)
+
+    dates = _pages(args.realpages / "dates")
+    records, rate = _timed(dates, ours)
+    report("ours", "dates", "published", dates,
+           [r.published_at.isoformat() if r.published_at else None for r in records], rate)
+    found, rate = _timed(dates, lambda row, body: find_date(
+        body.decode("utf-8", "replace"), extensive_search=True, original_date=True))
+    report("htmldate", "dates", "published", dates, found, rate)
     return 0
 
 

@@ -154,3 +154,24 @@ def test_a_broken_profile_is_one_line_naming_file_and_key(text, message, tmp_pat
     extracted = newscorpus("extract", str(page), "--url", "https://x.example/a", cwd=tmp_path,
                            env=env)
     assert extracted.returncode == 0 and "profile broken left out" in extracted.stderr
+
+
+def test_following_a_crawl_ends_when_it_exits_whatever_its_last_line_holds(tmp_path):
+    """#18: a crawler that died mid-line left the follow loop spinning forever."""
+    import subprocess
+    import sys
+
+    from flows.crawling import _follow
+    from spiders.manifest import ManifestReader
+
+    line = '{"event": "discovered", "url": "http://127.0.0.1:1/a", "at": "2025-01-01"}\n'
+    crawler = subprocess.Popen([sys.executable, "-c", (
+        "import sys; f = open(sys.argv[1], 'w'); f.write(sys.argv[2]); "
+        "f.write('{\"event\": \"fetch'); f.flush()"), str(tmp_path / "manifest.jsonl"),
+        line])
+    reader = ManifestReader(tmp_path)
+    started = time.monotonic()
+    _follow(crawler, reader, "test", None)
+    assert time.monotonic() - started < 10 and crawler.returncode == 0
+    assert reader.new_events() == []  # the whole line was read; the torn one never is
+    assert [e.url for e in ManifestReader(tmp_path).new_events()] == ["http://127.0.0.1:1/a"]
