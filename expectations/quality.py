@@ -62,8 +62,11 @@ def validation_params(profile: SiteProfile, now: datetime,
             "volume_min": volume[0], "volume_max": volume[1]}
 
 
-def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float) -> None:
-    """Stop the run when a critical expectation fails for more than `threshold` of the batch."""
+def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float,
+                site: str) -> None:
+    """Stop the run when a critical expectation fails for more than `threshold` of the batch.
+
+    The message offers recalibration; nothing is recalibrated without the user."""
     if len(articles) < DRIFT_MIN_ROWS:
         return
     results = validation.results
@@ -79,7 +82,9 @@ def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float
                      f"{row.unexpected_percent:.0f}% of {len(articles)} articles, e.g. {examples}")
     raise DriftError(
         f"layout drift suspected, the batch was not published (threshold "
-        f"{threshold:.0%}): " + "; ".join(lines), results)
+        f"{threshold:.0%}): " + "; ".join(lines) + f". If the site was redesigned, "
+        f"`newscorpus sites calibrate --site {site}` shows what its pages teach (and --save "
+        "keeps it)", results)
 
 
 def validate_stored(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFrame:

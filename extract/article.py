@@ -25,6 +25,7 @@ from extract import content
 from extract.record import Article
 from sites import SiteProfile
 from sites.dates import parse_date_line, parse_iso
+from sites.profile import ArticleLayout
 from sites.urls import canonicalize, on_site
 
 T = TypeVar("T")
@@ -117,6 +118,7 @@ class Page:
         self.html = decode(body, content_type)
         self.tree = LexborHTMLParser(self.html)
         self.layout = profile.article
+        self.learned = profile.learned
 
     def css(self, selector: str) -> LexborNode | None:
         return self.tree.css_first(selector) if selector else None
@@ -205,7 +207,7 @@ class Page:
     def date_line(self) -> str | None:
         """The date line as printed, for the weekday check: the profile's element, else the
         line found near the headline (looked for only where the site prints weekdays)."""
-        if line := _text(self.css(self.layout.date)):
+        if line := _text(self.css(self.layout.date)) or _text(self.css(self.learned.date)):
             return line
         return self.dateline[1] if self.layout.date and self.profile.dates.weekdays else None
 
@@ -228,6 +230,7 @@ def title(page: Page) -> tuple[str | None, str | None]:
         ("microdata", lambda: page.itemprop("headline")),
         ("meta", lambda: page.meta1("og:title", *_DC["title"])),
         ("selector", lambda: _text(page.css(page.layout.title))),
+        ("learned", lambda: _text(page.css(page.learned.title))),
         ("generic", lambda: _text(page.headline_node) or _title_tag(page)))
 
 
@@ -247,7 +250,8 @@ def subtitle(page: Page) -> tuple[str | None, str | None]:
         ("jsonld", lambda: page.ld.get("description")),
         ("microdata", lambda: page.itemprop("description")),
         ("meta", lambda: page.meta1("og:description", "description")),
-        ("selector", lambda: _text(page.css(page.layout.subtitle))))
+        ("selector", lambda: _text(page.css(page.layout.subtitle))),
+        ("learned", lambda: _text(page.css(page.learned.subtitle))))
 
 
 def _structured_published(page: Page) -> datetime | None:
@@ -264,12 +268,19 @@ def published_at(page: Page) -> tuple[datetime | None, str | None]:
         ("microdata", lambda: page.parse_iso(page.itemprop("datePublished"))),
         ("meta", lambda: page.parse_iso(page.meta1("article:published_time",
                                                    *_DC["published"]))),
-        ("selector", lambda: parse_date_line(_text(page.css(page.layout.date)),
-                                             _text(page.css(page.layout.time)),
-                                             page.profile.dates, page.profile.tz)),
+        ("selector", lambda: _date_line_at(page, page.layout)),
+        ("learned", lambda: _date_line_at(page, page.learned)),
         ("time", lambda: page.parse_iso(_time_attr(page.tree))),
         ("dateline", lambda: page.dateline[0]),
         ("htmldate", lambda: _htmldate(page.html, page.profile, _structured_published(page))))
+
+
+def _date_line_at(page: Page, layout: ArticleLayout) -> datetime | None:
+    """The date line a layout's selectors point at (the time in its own element, or in the
+    date line's)."""
+    line = _text(page.css(layout.date))
+    return parse_date_line(line, _text(page.css(layout.time)) or line, page.profile.dates,
+                           page.profile.tz) if line else None
 
 
 def find_dateline(page: Page) -> tuple[datetime | None, str | None]:
@@ -314,6 +325,8 @@ def tags(page: Page) -> tuple[list[str] | None, str | None]:
         "tags",
         ("selector", lambda: _tag_slugs(page.tree.css(page.layout.tags))
          if page.layout.tags else None),
+        ("learned", lambda: _tag_slugs(page.tree.css(page.learned.tags))
+         if page.learned.tags else None),
         # Links to tag pages carry the site's own slugs; keywords are names to slug.
         ("generic", lambda: _tag_slugs(page.article_node.css("a[href]"))
          if page.article_node else None),
@@ -371,13 +384,15 @@ def body(page: Page, known: list[str | None]) -> tuple[str | None, str | None]:
     a reason to guess elsewhere.
     """
     selected = page.css(page.layout.body)
+    learned = page.css(page.learned.body)
     return page.choose(
         "body",
         ("jsonld", lambda: page.ld.get("articleBody")),
         ("microdata", lambda: body_text(page.itemprop_node("articleBody"))),
         ("selector", lambda: body_text(selected)),
-        ("generic", lambda: None if selected is not None or page.main is None
-         else page.main.text(known)),
+        ("learned", lambda: None if selected is not None else body_text(learned)),
+        ("generic", lambda: None if selected is not None or learned is not None
+         or page.main is None else page.main.text(known)),
         ("trafilatura", lambda: content.without_known(_trafilatura(page.html), known)))
 
 

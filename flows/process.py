@@ -133,5 +133,6 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     batch = split_batch(unwalked(extract_pages(fetches, profile, unwalked(extraction))))
     validation = validate_batch(batch, profile, run, db)
     quality.check_drift(validation, batch.articles,
-                        quality.drift_threshold() if drift_threshold is None else drift_threshold)
+                        quality.drift_threshold() if drift_threshold is None else drift_threshold,
+                        profile.name)
     return load(db, run, assemble(fetches, batch, validation))

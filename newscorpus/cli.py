@@ -592,9 +592,18 @@ def serve() -> None:
     serve_all()
 
 
-@app.command()
-def sites() -> None:
-    """List the site profiles; a broken one is listed with what is wrong (exit 1)."""
+sites_app = typer.Typer(help="List the site profiles, or calibrate one on its own pages.")
+app.add_typer(sites_app, name="sites")
+
+
+@sites_app.callback(invoke_without_command=True)
+def sites(context: typer.Context) -> None:
+    """List the site profiles; a broken one is named with what is wrong (exit 1)."""
+    if context.invoked_subcommand is None:
+        _list_sites()
+
+
+def _list_sites() -> None:
     from sites import ProfileError, available_sites, load_profile
 
     rows, broken = [], []
@@ -611,6 +620,83 @@ def sites() -> None:
         err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     if broken:
         raise typer.Exit(1)
+
+
+@sites_app.command("calibrate")
+def sites_calibrate(
+    site: Annotated[str, typer.Option(help="The site profile to calibrate.")],
+    warcs: Annotated[list[Path] | None, typer.Argument(
+        help="WARC files of the site's pages; none: crawl the first listing page.")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        help="Crawl the site here (required for the demo profile without WARC files).")] = None,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Keep what agrees as the profile's next learned layer.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Learn the article selectors from the pages that carry structured data.
+
+    Shows each field's selector and its agreement with the structured data; with --save, the
+    selectors that agree on at least 80% of the pages become a new version of the profile's
+    learned layer (in <data dir>/learned/<site>/), which extraction tries after the
+    profile's own selectors. Nothing is kept without --save.
+    """
+    import tempfile
+    from datetime import UTC, datetime
+
+    from extract import calibrate as calibration
+    from extract.inputs import pages
+    from sites import load_profile
+    from sites.profile import learned_dir, learned_versions
+
+    profile = load_profile(site, base_url)
+    for path in warcs or []:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    with tempfile.TemporaryDirectory(prefix="newscorpus-calibrate-") as work:
+        if not warcs:
+            if not profile.base_url:
+                raise UsageError(f"the {site} profile has no base URL: give --base-url or WARC "
+                                 "files")
+            warcs = [_crawl_first_page(profile, Path(work))]
+        found = calibration.calibrate(
+            ((body, url, kind) for path in warcs for url, body, kind in pages(path)), profile)
+    if as_json:
+        print(json.dumps({"site": found.site, "pages": found.pages,
+                          "with_structured_data": found.with_structured_data,
+                          "fields": {n: vars(f) for n, f in found.fields.items()}}))
+    else:
+        out.print(_table(["field", "selector", "agreement", "pages", "kept"],
+                         calibration.rows(found),
+                         title=f"{site}: {found.with_structured_data} of {found.pages} pages "
+                               "with structured data"))
+    if save:
+        if not found.selectors():
+            raise UsageError("nothing agrees well enough to keep (80% of the pages)")
+        versions = learned_versions(site)
+        version = versions[-1][0] + 1 if versions else 1
+        target = learned_dir(site) / f"v{version}.toml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(calibration.as_toml(found, version, datetime.now(UTC),
+                                              ", ".join(map(str, warcs or []))))
+        err.print(f"saved as {target}", highlight=False)
+
+
+def _crawl_first_page(profile: Any, work: Path) -> Path:
+    """A full crawl of the first listing page (or the sitemaps) into `work`; its WARC."""
+    import subprocess
+
+    from spiders.archive import WARC_NAME
+
+    log = work / "crawl.log"
+    with open(log, "w") as output:
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "spiders.crawl", "--site", profile.name, "--base-url",
+             profile.base_url, "--out", str(work), "--run-id", "calibrate", "--max-pages", "1"],
+            stdout=output, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-3:]
+        raise UsageError(f"the crawl of {profile.base_url} failed: " + " / ".join(tail))
+    return work / WARC_NAME
 
 
 def main() -> int:

@@ -129,6 +129,10 @@ class SiteProfile:
     article: ArticleLayout
     dates: DateRules
     crawl: CrawlSettings
+    # Selectors learned from the site's own pages (`newscorpus sites calibrate --save`), kept
+    # beside the runtime data as versions; the newest one is this layer (empty: none).
+    learned: ArticleLayout = field(default_factory=ArticleLayout)
+    learned_version: int | None = None
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -148,6 +152,31 @@ class SiteProfile:
     @property
     def rss_url(self) -> str | None:
         return self.base_url + self.discovery.rss if self.discovery.rss else None
+
+
+def learned_dir(name: str) -> Path:
+    """Where the learned layers of a site are kept: `<data dir>/learned/<site>/v<N>.toml`."""
+    from config.settings import data_dir
+
+    return data_dir() / "learned" / name
+
+
+def learned_versions(name: str) -> list[tuple[int, Path]]:
+    found = [(int(p.stem[1:]), p) for p in learned_dir(name).glob("v*.toml")
+             if p.stem[1:].isdigit()]
+    return sorted(found)
+
+
+def _learned(name: str) -> tuple[ArticleLayout, int | None]:
+    versions = learned_versions(name)
+    if not versions:
+        return ArticleLayout(), None
+    version, path = versions[-1]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ProfileError(f"{path}: not valid TOML: {error}") from None
+    return _section(ArticleLayout, data.get("article", {}), "article", path), version
 
 
 def profile_dirs() -> list[Path]:
@@ -262,7 +291,7 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
     if base_url:
         data["base_url"] = base_url
     tables = {"listing", "discovery", "article", "dates", "crawl"}
-    top = {f.name for f in fields(SiteProfile)} - tables
+    top = {f.name for f in fields(SiteProfile)} - tables - {"learned", "learned_version"}
     if unknown := sorted(set(data) - top - tables):
         raise ProfileError(f"{path}: unknown key {unknown[0]}")
     if missing := sorted(top - set(data)):
@@ -276,8 +305,10 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         ZoneInfo(str(data["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):
         raise ProfileError(f"{path}: timezone: unknown time zone {data['timezone']!r}") from None
+    learned, version = _learned(name)
     profile = _section(SiteProfile, {
-        **{key: data[key] for key in top}, "listing": listing, "dates": dates,
+        **{key: data[key] for key in top},
+        "learned": learned, "learned_version": version, "listing": listing, "dates": dates,
         "discovery": _section(Discovery, data.get("discovery", {}), "discovery", path),
         "article": _article(data.get("article", {}), path),
         "crawl": _section(CrawlSettings, data.get("crawl", {}), "crawl", path)}, "", path)
