@@ -22,7 +22,7 @@ from config import settings
 from expectations.quality import DriftError
 from reports import data_docs
 from reports.summary import markdown_summary
-from warehouse.db import WarehouseBusyError
+from warehouse.db import WarehouseBusyError, WarehouseStorageError
 from warehouse.load import RunInfo, record_failed_run
 
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
@@ -87,8 +87,8 @@ def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
             record_failed_run(db, run, datetime.now(UTC), _cause(error),
                               error.results if isinstance(error, DriftError) else None)
             data_docs.build(db, settings.data_dir(data_dir) / "docs")
-        except WarehouseBusyError:
-            logger.warning("Could not record the failed run: the database is busy")
+        except (WarehouseBusyError, WarehouseStorageError) as unrecorded:
+            logger.warning("Could not record the failed run: %s", unrecorded)
         raise
 
 

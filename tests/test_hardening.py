@@ -4,6 +4,7 @@ read the corpus and nothing else."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from test_cli import assert_one_line_error, newscorpus
-from test_crash import start_crawl
+from test_crash import CONTENT, start_crawl, uninterrupted  # noqa: F401 - a fixture
+from test_incremental import checksums
 
 from demosite.corpus import build_site
 from demosite.server import start
@@ -158,7 +160,6 @@ def test_a_broken_profile_is_one_line_naming_file_and_key(text, message, tmp_pat
 
 def test_following_a_crawl_ends_when_it_exits_whatever_its_last_line_holds(tmp_path):
     """#18: a crawler that died mid-line left the follow loop spinning forever."""
-    import subprocess
     import sys
 
     from flows.crawling import _follow
@@ -175,3 +176,35 @@ def test_following_a_crawl_ends_when_it_exits_whatever_its_last_line_holds(tmp_p
     assert time.monotonic() - started < 10 and crawler.returncode == 0
     assert reader.new_events() == []  # the whole line was read; the torn one never is
     assert [e.url for e in ManifestReader(tmp_path).new_events()] == ["http://127.0.0.1:1/a"]
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                   check=True)
+
+
+def test_a_first_run_on_a_full_disk_leaves_no_half_made_database(
+        demo, uninterrupted, tmp_path):  # noqa: F811 - the fixture imported above
+    """#18: the first run left a 0-byte (or half-made) database that blocked every later run,
+    and recorded "cannot rollback - no transaction is active" instead of the cause."""
+    disk = tmp_path / "disk"
+    args = ["run", "--base-url", demo.base_url, "--db", str(disk / "corpus.duckdb"),
+            "--data-dir", str(tmp_path)]
+    _mount_tmpfs(disk, "16k")
+    try:
+        full = newscorpus(*args, cwd=tmp_path)
+        left = sorted(p.name for p in disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert full.returncode == 1
+    assert_one_line_error(full, 1, f"could not write the database {disk / 'corpus.duckdb'}")
+    assert "No space left on device" in full.stderr and "cannot rollback" not in full.stderr
+    assert left == []
+    _mount_tmpfs(disk, "256m")  # space freed
+    try:
+        again = newscorpus(*args, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert checksums(disk / "corpus.duckdb", CONTENT) == uninterrupted
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

@@ -6,8 +6,10 @@ the file, fails at once; that failure becomes `WarehouseBusyError` with one clea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +36,19 @@ class WarehouseMissingError(FileNotFoundError):
     """A read-only open of a database that does not exist."""
 
 
+class WarehouseStorageError(OSError):
+    """The database could not be written (say, a full disk); the message names the path and
+    the free space, and the cause."""
+
+
+def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
+    folder = path.parent if path.parent.exists() else Path(".")
+    free = shutil.disk_usage(folder).free
+    return WarehouseStorageError(
+        f"could not write the database {path} ({free / 2**20:.1f} MiB free on its disk): "
+        f"{str(error).splitlines()[0]}")
+
+
 def connect(path: Path, read_only: bool = False,
             wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the corpus; for writing, create it and apply pending migrations first.
@@ -47,6 +62,7 @@ def connect(path: Path, read_only: bool = False,
             f"no database at {path}; run `newscorpus run` first, or pass --db PATH")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    created = not read_only and not path.exists()
     deadline = time.monotonic() + (lock_wait() if wait is None else wait)
     while True:
         try:
@@ -67,10 +83,24 @@ def connect(path: Path, read_only: bool = False,
     # Never fetch extensions from the network; fts comes from its wheel (load_fts).
     con.execute("SET autoinstall_known_extensions = false")
     if not read_only:
-        migrate(con)
-        for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always the current ones
-            con.execute(view.read_text(encoding="utf-8"))
+        try:
+            migrate(con)
+            for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
+                con.execute(view.read_text(encoding="utf-8"))
+        except duckdb.Error as error:
+            con.close()
+            if created:  # never leave a half-made database behind for the next run to trip on
+                for leftover in (path, path.with_name(path.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            if _is_storage(error):
+                raise storage_error(path, error) from error
+            raise
     return con
+
+
+def _is_storage(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, duckdb.IOException) or "no space" in text or "disk" in text
 
 
 @contextmanager
@@ -104,6 +134,13 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"LOAD '{wheel / 'fts.duckdb_extension'}'")
 
 
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back what is open; a failed COMMIT left nothing to roll back, and that second
+    error must not hide the first (the one that says why)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
 def _holder(message: str) -> str:
     match = re.search(r"\(PID (\d+)\)", message)
     return f"PID {match.group(1)}" if match else "lock held"
@@ -125,7 +162,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [script.stem])
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         applied.append(script.stem)
     return applied

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse import queries
-from warehouse.db import load_fts, writing
+from warehouse.db import load_fts, rollback, writing
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
@@ -96,7 +96,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch,
             _check_accounting(summary)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         return summary
 
