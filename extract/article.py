@@ -50,7 +50,7 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     return text
 
 
-def _text(node: LexborNode | None) -> str | None:
+def text_of(node: LexborNode | None) -> str | None:
     if node is None:
         return None
     text = node.text(separator=" ", strip=True)
@@ -100,7 +100,7 @@ def body_text(node: LexborNode | None) -> str:
     return content.join_blocks(content.blocks(node)) if node is not None else ""
 
 
-def _tag_slugs(nodes: list[LexborNode]) -> list[str]:
+def tag_slugs(nodes: list[LexborNode]) -> list[str]:
     slugs = []
     for node in nodes:
         href = node.attributes.get("href") or ""
@@ -159,7 +159,7 @@ class Page:
         if node is None:
             return None
         attrs = node.attributes
-        return attrs.get("content") or attrs.get("datetime") or _text(node) or None
+        return attrs.get("content") or attrs.get("datetime") or text_of(node) or None
 
     def parse_iso(self, value: str | None) -> datetime | None:
         return parse_iso(value, self.profile.tz)
@@ -172,7 +172,7 @@ class Page:
             return node
         site_names = {n.casefold() for n in self.site_names}
         return next((h for h in self.tree.css("h1")
-                     if (_text(h) or "").casefold() not in site_names and _text(h)), None)
+                     if (text_of(h) or "").casefold() not in site_names and text_of(h)), None)
 
     @cached_property
     def site_names(self) -> list[str]:
@@ -187,7 +187,7 @@ class Page:
 
     @cached_property
     def main(self) -> content.MainContent | None:
-        return content.main_content(self.tree, [_text(self.headline_node), self.lead])
+        return content.main_content(self.tree, [text_of(self.headline_node), self.lead])
 
     @cached_property
     def lead(self) -> str | None:
@@ -207,7 +207,7 @@ class Page:
     def date_line(self) -> str | None:
         """The date line as printed, for the weekday check: the profile's element, else the
         line found near the headline (looked for only where the site prints weekdays)."""
-        if line := _text(self.css(self.layout.date)) or _text(self.css(self.learned.date)):
+        if line := text_of(self.css(self.layout.date)) or text_of(self.css(self.learned.date)):
             return line
         return self.dateline[1] if self.layout.date and self.profile.dates.weekdays else None
 
@@ -229,14 +229,14 @@ def title(page: Page) -> tuple[str | None, str | None]:
         ("jsonld", lambda: page.ld.get("headline")),
         ("microdata", lambda: page.itemprop("headline")),
         ("meta", lambda: page.meta1("og:title", *_DC["title"])),
-        ("selector", lambda: _text(page.css(page.layout.title))),
-        ("learned", lambda: _text(page.css(page.learned.title))),
-        ("generic", lambda: _text(page.headline_node) or _title_tag(page)))
+        ("selector", lambda: text_of(page.css(page.layout.title))),
+        ("learned", lambda: text_of(page.css(page.learned.title))),
+        ("generic", lambda: text_of(page.headline_node) or _title_tag(page)))
 
 
 def _title_tag(page: Page) -> str | None:
     """`<title>` without the site's name ("Headline | Espreso Global" -> "Headline")."""
-    text = _text(page.tree.css_first("title"))
+    text = text_of(page.tree.css_first("title"))
     for name in page.site_names if text else []:
         named = re.escape(name)
         text = re.sub(rf"^\s*{named}{_SEPARATOR}|{_SEPARATOR}{named}\s*$", "", text or "",
@@ -250,8 +250,8 @@ def subtitle(page: Page) -> tuple[str | None, str | None]:
         ("jsonld", lambda: page.ld.get("description")),
         ("microdata", lambda: page.itemprop("description")),
         ("meta", lambda: page.meta1("og:description", "description")),
-        ("selector", lambda: _text(page.css(page.layout.subtitle))),
-        ("learned", lambda: _text(page.css(page.learned.subtitle))))
+        ("selector", lambda: text_of(page.css(page.layout.subtitle))),
+        ("learned", lambda: text_of(page.css(page.learned.subtitle))))
 
 
 def _structured_published(page: Page) -> datetime | None:
@@ -278,8 +278,8 @@ def published_at(page: Page) -> tuple[datetime | None, str | None]:
 def _date_line_at(page: Page, layout: ArticleLayout) -> datetime | None:
     """The date line a layout's selectors point at (the time in its own element, or in the
     date line's)."""
-    line = _text(page.css(layout.date))
-    return parse_date_line(line, _text(page.css(layout.time)) or line, page.profile.dates,
+    line = text_of(page.css(layout.date))
+    return parse_date_line(line, text_of(page.css(layout.time)) or line, page.profile.dates,
                            page.profile.tz) if line else None
 
 
@@ -291,7 +291,7 @@ def find_dateline(page: Page) -> tuple[datetime | None, str | None]:
     headline, so that dates in feeds and footers further down are not taken for it.
     """
     lines = page.lines
-    heading = _text(page.headline_node)
+    heading = text_of(page.headline_node)
     start = next((i for i, line in enumerate(lines) if heading and line == heading), None)
     window = lines[start + 1:start + 1 + _DATELINE_WINDOW] if start is not None else \
         lines[:_DATELINE_WINDOW * 4]
@@ -323,12 +323,12 @@ def modified_at(page: Page) -> tuple[datetime | None, str | None]:
 def tags(page: Page) -> tuple[list[str] | None, str | None]:
     return page.choose(
         "tags",
-        ("selector", lambda: _tag_slugs(page.tree.css(page.layout.tags))
+        ("selector", lambda: tag_slugs(page.tree.css(page.layout.tags))
          if page.layout.tags else None),
-        ("learned", lambda: _tag_slugs(page.tree.css(page.learned.tags))
+        ("learned", lambda: tag_slugs(page.tree.css(page.learned.tags))
          if page.learned.tags else None),
         # Links to tag pages carry the site's own slugs; keywords are names to slug.
-        ("generic", lambda: _tag_slugs(page.article_node.css("a[href]"))
+        ("generic", lambda: tag_slugs(page.article_node.css("a[href]"))
          if page.article_node else None),
         ("jsonld", lambda: _keywords(page.ld.get("keywords"))),
         ("meta", lambda: page.meta("article:tag")))
@@ -338,12 +338,12 @@ def authors(page: Page) -> tuple[list[str] | None, str | None]:
     return page.choose(
         "authors",
         ("jsonld", lambda: _people(page.ld.get("author"))),
-        ("microdata", lambda: _names(_text(n.css_first('[itemprop="name"]') or n) or ""
+        ("microdata", lambda: _names(text_of(n.css_first('[itemprop="name"]') or n) or ""
                                      for n in page.tree.css('[itemprop="author"]'))),
         ("meta", lambda: _names(page.meta("author", "article:author", *_DC["creator"]))),
-        ("selector", lambda: _names(_text(n) or "" for n in page.tree.css(page.layout.authors))
+        ("selector", lambda: _names(text_of(n) or "" for n in page.tree.css(page.layout.authors))
          if page.layout.authors else None),
-        ("generic", lambda: _names(_text(n) or "" for n in page.tree.css('a[rel="author"]'))))
+        ("generic", lambda: _names(text_of(n) or "" for n in page.tree.css('a[rel="author"]'))))
 
 
 def lang(page: Page) -> tuple[str | None, str | None]:
@@ -363,7 +363,7 @@ def section(page: Page) -> tuple[str | None, str | None]:
         "section",
         ("jsonld", lambda: page.ld.get("articleSection")),
         ("meta", lambda: page.meta1("article:section")),
-        ("selector", lambda: _text(page.css(page.layout.section))))
+        ("selector", lambda: text_of(page.css(page.layout.section))))
     return (value, layer) if isinstance(value, str) else (None, None)
 
 
@@ -424,11 +424,11 @@ def extract_article(body_bytes: bytes, url: str, profile: SiteProfile,
         date_line=page.date_line,
         tags=list(keep("tags", tags(page)) or []),
         authors=list(keep("authors", authors(page)) or []),
-        labels=[t for n in page.tree.css(layout.labels) if (t := _text(n))]
+        labels=[t for n in page.tree.css(layout.labels) if (t := text_of(n))]
         if layout.labels else [],
         body=text or "",
         image_url=keep("image_url", image_url(page)),
-        image_caption=_text(page.css(layout.caption)),
+        image_caption=text_of(page.css(layout.caption)),
         has_jsonld=bool(page.ld),
         provenance=provenance,
         truncated=bool(layout.page_end) and not _ends_with(page.html, layout.page_end),

@@ -23,7 +23,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborNode
 
-from extract.article import Page, _tag_slugs, _text
+from extract.article import Page, tag_slugs, text_of
 from sites import SiteProfile
 from sites.dates import parse_date_line
 
@@ -140,30 +140,30 @@ def _gather(page: Page, fields: dict[str, _Field]) -> None:
 
 def _text_field(page: Page, field: _Field, want: str) -> None:
     def holds(node: LexborNode) -> bool:
-        return _normal(_text(node)) == want
+        return _normal(text_of(node)) == want
 
     def check(selector: str) -> bool:
-        return _normal(_text(page.tree.css_first(selector))) == want
+        return _normal(text_of(page.tree.css_first(selector))) == want
 
     field.add(_smallest(page, holds), check)
 
 
 def _date_field(page: Page, field: _Field, moment: datetime) -> None:
     def holds(node: LexborNode) -> bool:
-        return _reads_date(page.profile, _text(node), moment)
+        return _reads_date(page.profile, text_of(node), moment)
 
     def check(selector: str) -> bool:
-        return _reads_date(page.profile, _text(page.tree.css_first(selector)), moment)
+        return _reads_date(page.profile, text_of(page.tree.css_first(selector)), moment)
 
     field.add(_smallest(page, holds), check)
 
 
 def _tags_field(page: Page, field: _Field, keywords: set[str]) -> None:
-    links = [a for a in page.tree.css("a[href]") if _normal(_text(a)) in keywords]
+    links = [a for a in page.tree.css("a[href]") if _normal(text_of(a)) in keywords]
 
     def check(selector: str) -> bool:
         chosen = page.tree.css(selector)
-        return {_normal(_text(a)) for a in chosen} == keywords and bool(_tag_slugs(chosen))
+        return {_normal(text_of(a)) for a in chosen} == keywords and bool(tag_slugs(chosen))
 
     field.add({f"{parent} a" for a in links
                if a.parent is not None and (parent := selector_of(a.parent))}, check)
