@@ -43,6 +43,7 @@ def test_default_run_prints_the_summary_and_fills_data(default_run, truth):
     for column in ("discovered", "fetched", "new", "updated", "unchanged", "quarantined",
                    "failed", "seconds"):
         assert column in result.stdout
+    assert "found by listing " in result.stdout  # what discovered the articles
     assert (workdir / "data" / "corpus.duckdb").is_file()
     count = newscorpus("sql", "select count(*) from articles", cwd=workdir)
     assert count.returncode == 0, count.stderr
