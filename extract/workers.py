@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import pandas as pd
 
@@ -32,6 +33,7 @@ from spiders.archive import read_payloads
 from spiders.fetches import is_article_page
 from spiders.manifest import Fetched, ManifestEvent
 
+T = TypeVar("T")
 CHUNK = 256  # pages per task: large enough to amortize the hand-over, small enough to overlap
 ArchivedPage = tuple[str, int, str]  # WARC file, offset, URL
 SavedPage = tuple[bytes, str, SiteProfile, str | None]  # body, URL, profile, Content-Type
@@ -77,11 +79,17 @@ def extract_many(pages: Iterable[SavedPage], workers: int = 0) -> Iterator[Artic
     if workers == 1:
         yield from map(_extract_saved, pages)
         return
-    queue = iter(pages)
     with worker_pool(workers) as pool:
-        while batch := list(islice(queue, CHUNK)):
+        for batch in batches(pages, CHUNK):
             yield from pool.map(_extract_saved, batch,
                                 chunksize=max(1, len(batch) // (workers * 4)))
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 class ArchiveExtraction:

@@ -338,7 +338,7 @@ def extract_command(
 
     from extract.clean import clean_rows
     from extract.inputs import pages
-    from extract.workers import extract_many
+    from extract.workers import CHUNK, batches, extract_many
     from sites import available_sites, load_profile
     from sites.urls import on_site
 
@@ -361,7 +361,7 @@ def extract_command(
 
     printed = []
     for path in inputs:
-        for batch in _batches(extract_many(jobs_of(path), jobs), 256):
+        for batch in batches(extract_many(jobs_of(path), jobs), CHUNK):
             # Cleaned as the pipeline cleans before it validates and loads.
             rows = clean_rows(batch)
             for row in rows.to_dict("records"):
@@ -390,14 +390,6 @@ def _usable_profiles(names: list[str]) -> list[Any]:
             err.print(f"[yellow]warning:[/yellow] profile {name} left out: {escape(str(error))}",
                       highlight=False, soft_wrap=True)
     return usable
-
-
-def _batches(items: Any, size: int) -> Any:
-    from itertools import islice
-
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _iso(moment: Any) -> str | None:
