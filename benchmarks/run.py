@@ -149,7 +149,8 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
     from flows.pipeline import news_pipeline
     from flows.process import assemble
     from sites import load_profile
-    from spiders.archive import WARC_NAME, read_payloads
+    from spiders.archive import WARC_NAME
+    from spiders.archive_reader import read_payloads
     from spiders.fetches import fetch_table
     from spiders.plan import CrawlPlan
     from warehouse.db import connect
@@ -186,8 +187,8 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
         by_offset = dict(zip(todo["warc_offset"].astype(int), todo["final_url"], strict=True))
         payloads = list(read_payloads(crawl_dir / WARC_NAME, set(by_offset)))
         with InProcess() as timer:
-            records = [extract_article(body, by_offset[o], profile, ct)
-                       for o, ct, body in payloads]
+            records = [extract_article(p.body, by_offset[p.offset], profile, p.content_type)
+                       for p in payloads]
         out["extract"] = {**timer.figures, "pages_per_s": len(records) / timer.figures["seconds"]}
 
         try:
@@ -197,8 +198,8 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
         else:
             chosen = payloads[:sample]
             with InProcess() as timer:
-                for _, _, body in chosen:
-                    trafilatura.extract(body.decode("utf-8"), with_metadata=True)
+                for page in chosen:
+                    trafilatura.extract(page.body.decode("utf-8"), with_metadata=True)
             out["trafilatura"] = {**timer.figures,
                                   "pages_per_s": len(chosen) / timer.figures["seconds"]}
 

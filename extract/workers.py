@@ -29,7 +29,7 @@ from extract.article import extract_article
 from extract.clean import clean_rows
 from extract.record import Article
 from sites import SiteProfile
-from spiders.archive import read_payloads
+from spiders.archive_reader import read_payloads
 from spiders.fetches import is_article_page
 from spiders.manifest import Fetched, ManifestEvent
 
@@ -44,9 +44,9 @@ def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile) -> pd.DataFra
     urls = {offset: url for _, offset, url in pages}
     warc_file = pages[0][0]
     records, offsets = [], []
-    for offset, content_type, body in read_payloads(Path(warc_file), set(urls)):
-        records.append(extract_article(body, urls[offset], profile, content_type))
-        offsets.append(offset)
+    for page in read_payloads(Path(warc_file), set(urls)):
+        records.append(extract_article(page.body, urls[page.offset], profile, page.content_type))
+        offsets.append(page.offset)
     index = pd.MultiIndex.from_arrays([[warc_file] * len(offsets), offsets],
                                       names=["warc_file", "warc_offset"])
     return clean_rows(records).set_axis(index)

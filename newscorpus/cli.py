@@ -333,7 +333,11 @@ def extract_command(
         min=0, help="Processes to extract with; 0 = one per core.")] = 0,
 ) -> None:
     """Extract articles from saved pages, offline; prints one JSON object per page, cleaned
-    as the pipeline would load it, with the layer that gave each field."""
+    as the pipeline would load it, with the layer that gave each field.
+
+    A WARC file with a record that is not whole (cut short, damaged, not WARC) gives its pages
+    up to that record, an error line naming the file and offset, and exit code 1.
+    """
     from collections import deque
 
     from extract.clean import clean_rows
@@ -341,6 +345,7 @@ def extract_command(
     from extract.workers import CHUNK, batches, extract_many
     from sites import available_sites, load_profile
     from sites.urls import on_site
+    from spiders.archive_reader import ArchiveReadError
 
     if fmt not in ("json", "jsonl"):
         raise UsageError(f"--format must be json or jsonl, not {fmt!r}")
@@ -351,13 +356,17 @@ def extract_command(
     fixed = None if site == "auto" else load_profile(site)
     generic = load_profile("generic")
     used: deque[str] = deque()  # the profile of each page handed out, in order
+    unreadable: list[ArchiveReadError] = []
 
     def jobs_of(path: Path) -> Any:
-        for page_url, body, content_type in pages(path, url):
-            profile = fixed or next((p for p in profiles if p.base_url and on_site(
-                page_url, p.host)), generic)
-            used.append(profile.name)
-            yield body, page_url, profile, content_type
+        try:
+            for page_url, body, content_type in pages(path, url):
+                profile = fixed or next((p for p in profiles if p.base_url and on_site(
+                    page_url, p.host)), generic)
+                used.append(profile.name)
+                yield body, page_url, profile, content_type
+        except ArchiveReadError as error:  # the pages before it still go out
+            unreadable.append(error)
 
     printed = []
     for path in inputs:
@@ -376,6 +385,11 @@ def extract_command(
                     print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":
         print(json.dumps(printed, ensure_ascii=False, indent=2))
+    for error in unreadable:
+        err.print(f"[red]error:[/red] {escape(str(error))}; the file's later records were "
+                  "skipped", highlight=False, soft_wrap=True)
+    if unreadable:
+        raise typer.Exit(1)
 
 
 def _usable_profiles(names: list[str]) -> list[Any]:
@@ -692,20 +706,23 @@ def _crawl_first_page(profile: Any, work: Path) -> Path:
 
 
 def main() -> int:
-    """Run the CLI; usage errors are Click's (exit 2), known failures one line, others one line."""
+    """Run the CLI; usage errors are Click's (exit 2), known failures one line with their exit
+    code (2: what was asked cannot be done, 3: the warehouse is busy, 1: bad input data),
+    others one line and exit 1."""
     from sites import BadBaseUrlError, ProfileError
+    from spiders.archive_reader import ArchiveReadError
     from warehouse.db import WarehouseBusyError, WarehouseMissingError
 
+    known: dict[type[Exception], int] = {
+        UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
+        WarehouseBusyError: 3, ArchiveReadError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0
-    except (UsageError, ProfileError, BadBaseUrlError, WarehouseMissingError) as error:
+    except tuple(known) as error:
         err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        return 2
-    except WarehouseBusyError as error:
-        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        return 3
+        return next(code for kind, code in known.items() if isinstance(error, kind))
     except Exception as error:
         if os.environ.get("NEWSCORPUS_DEBUG"):
             raise

@@ -14,13 +14,12 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -182,13 +181,3 @@ def _write_calls(calls: multiprocessing.Queue[list[tuple[str, dict[str, Any]]] |
     finally:
         archive.close()
 
-
-def read_payloads(warc_path: Path, offsets: set[int]) -> Iterator[tuple[int, str | None, bytes]]:
-    """(offset, Content-Type, body) of the response records at `offsets`, in file order."""
-    with open(warc_path, "rb") as stream:
-        for offset in sorted(offsets):
-            stream.seek(offset)
-            record = next(iter(ArchiveIterator(stream)))
-            headers = record.http_headers
-            content_type = headers.get_header("Content-Type") if headers else None
-            yield offset, content_type, record.content_stream().read()

@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo: Any) -> Iterator[dict
            "NEWSCORPUS_DATA_DIR": str(root / "data"), "NEWSCORPUS_DEMO_PORT": str(free_port()),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "COLUMNS": "250",
            # The hourly schedule stays on the deployment, but the server does not turn it into
-           # runs: a test that spans the top of an hour would otherwise get a run it never asked for.
+           # runs: a test spanning the top of an hour would otherwise get a run it never asked for.
            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
     process = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
                                 str(port)], env=env, stdout=subprocess.DEVNULL,

@@ -1,0 +1,181 @@
+"""#18: WARC files cut short, damaged or not WARC at all, read by `extract` and `reprocess`.
+
+The archive is a real crawl of the demo site (the session's `two_runs`), cut and damaged here
+as a full disk, a copy that stopped half-way or a bad sector would leave it.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_cli import newscorpus
+from test_incremental import checksums
+
+from spiders.archive import WARC_NAME
+from spiders.archive_reader import ArchiveReadError, Response, read_payloads, responses
+from spiders.manifest import Fetched, read_manifest
+
+
+class Archive(dict[str, Any]):
+    """A WARC file and what it holds; shown by its path alone (hypothesis prints it)."""
+
+    def __repr__(self) -> str:
+        return f"Archive({self['warc']})"
+
+
+@pytest.fixture(scope="module")
+def archive(two_runs: dict[str, Any]) -> Archive:
+    """The first run's WARC file, its response records as the manifest lists them, and the
+    body of each (read from the whole file)."""
+    run_dir = min((two_runs["root"] / "archive" / "demo").iterdir())
+    fetched = sorted((e for e in read_manifest(run_dir) if isinstance(e, Fetched)),
+                     key=lambda e: e.offset)
+    warc = run_dir / WARC_NAME
+    bodies = {r.offset: r.body for r in responses(warc)}
+    assert sorted(bodies) == [e.offset for e in fetched]
+    return Archive(warc=warc, fetched=fetched, bodies=bodies, data=warc.read_bytes())
+
+
+def _read(path: Path) -> tuple[list[Response], ArchiveReadError | None]:
+    """The records read whole, and the error that stopped the reading."""
+    read: list[Response] = []
+    try:
+        read.extend(responses(path))
+    except ArchiveReadError as error:
+        return read, error
+    return read, None
+
+
+@pytest.mark.parametrize("where", ["in the body", "in the header", "at a record's end"])
+def test_a_cut_archive_gives_its_whole_records_then_names_file_and_offset(
+        archive, where, tmp_path):
+    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    cut = {"in the body": torn.offset + torn.length // 2, "in the header": torn.offset + 12,
+           "at a record's end": torn.offset}[where]
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(archive["data"][:cut])
+    read, error = _read(path)
+    assert [r.offset for r in read] == [e.offset for e in archive["fetched"]
+                                        if e.offset < torn.offset]
+    if where == "at a record's end":
+        assert error is None
+        return
+    assert error is not None and error.offset == torn.offset and error.path == path
+    assert str(error).startswith(f"{path}: the record at offset {torn.offset} ")
+
+
+def test_a_cut_record_is_not_read_at_its_offset_either(archive, tmp_path):
+    """reprocess reads records at the manifest's offsets: a cut one, and one past the end."""
+    torn = archive["fetched"][-1]
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(archive["data"][:torn.offset + torn.length - 40])
+    first = archive["fetched"][0].offset
+    assert [r.body for r in read_payloads(path, {first})] == [archive["bodies"][first]]
+    with pytest.raises(ArchiveReadError, match=rf"offset {torn.offset} is truncated: \d+ of"):
+        list(read_payloads(path, {torn.offset}))
+    with pytest.raises(ArchiveReadError, match=r"is missing: the file ends at \d+ bytes"):
+        list(read_payloads(path, {len(archive["data"]) + 10}))
+
+
+def test_extract_on_a_cut_or_garbage_warc_prints_what_is_whole_and_exits_1(archive, tmp_path):
+    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(archive["data"][:torn.offset + torn.length // 2])
+    result = newscorpus("extract", "--site", "demo", "--jobs", "1", str(cut), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    whole = [e for e in archive["fetched"] if e.offset < torn.offset
+             and "html" in (e.content_type or "html")]
+    assert len(result.stdout.splitlines()) == len(whole) > 0
+    assert f"{cut}: the record at offset {torn.offset} is truncated" in result.stderr
+
+    garbage = tmp_path / "garbage.warc"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    result = newscorpus("extract", "--site", "demo", str(garbage), cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{garbage}: the record at offset 0 is not a readable WARC record" in result.stderr
+    assert all(ch.isprintable() or ch == "\n" for ch in result.stderr), result.stderr
+
+
+def test_reprocess_of_a_damaged_archive_fails_naming_it_and_changes_nothing(
+        demo, prefect_backend, tmp_path):
+    """#18: it failed with "generator raised StopIteration", naming no file."""
+    from flows.pipeline import news_pipeline
+    from flows.reprocess import reprocess
+
+    db = tmp_path / "corpus.duckdb"
+    news_pipeline(site="demo", base_url=demo.base_url, db=str(db), data_dir=str(tmp_path))
+    run_dir = next((tmp_path / "archive" / "demo").iterdir())
+    articles = [e for e in read_manifest(run_dir) if isinstance(e, Fetched)
+                and e.kind == "article"]
+    torn = articles[len(articles) // 2]
+    warc = run_dir / WARC_NAME
+    with open(warc, "r+b") as stream:
+        stream.truncate(torn.offset + torn.length // 2)
+    before = checksums(db)
+    with pytest.raises(ArchiveReadError, match=f"offset {torn.offset} is truncated"):
+        reprocess(base_url=demo.base_url, db=str(db), data_dir=str(tmp_path))
+    after = checksums(db)
+    assert {t: v for t, v in after.items() if t != "crawl_runs"} == \
+        {t: v for t, v in before.items() if t != "crawl_runs"}
+    from conftest import sql_rows
+
+    [(status, error)] = sql_rows(db, "SELECT status, error FROM crawl_runs "
+                                     "WHERE mode = 'reprocess'")
+    assert status == "failed" and f"{warc}: the record at offset {torn.offset}" in error
+
+
+@st.composite
+def _damage(draw: st.DrawFn, size: int) -> tuple[int, int, bytes]:
+    """Where to cut the file, and a span to overwrite with other bytes (maybe empty)."""
+    cut = draw(st.integers(0, size))
+    start = draw(st.integers(0, max(cut - 1, 0)))
+    return cut, start, draw(st.binary(max_size=16))
+
+
+@pytest.fixture(scope="module")
+def small_warc(archive: Archive) -> Archive:
+    """The first six records of the real archive: small enough to read hundreds of times."""
+    return Archive(archive, data=archive["data"][:archive["fetched"][5].offset])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzz_a_damaged_warc_gives_whole_records_or_one_named_error(small_warc, tmp_path,
+                                                                   data):
+    archive, whole = small_warc, small_warc["data"]
+    cut, start, noise = data.draw(_damage(len(whole)))
+    damaged = whole[:start] + noise + whole[start + len(noise):cut]
+    path = tmp_path / "fuzz.warc.gz"
+    path.write_bytes(damaged)
+    read, error = _read(path)  # any exception but ArchiveReadError fails the test
+    assert error is None or str(error).startswith(f"{path}: the record at offset ")
+    intact = cut if not noise else min(start, cut)
+    untouched = [e.offset for e in archive["fetched"] if e.offset + e.length <= intact]
+    assert [r.offset for r in read][:len(untouched)] == untouched
+    if not noise:
+        # Cut only: what is read is the file's own records, whole. One more than the untouched
+        # can be: a record cut inside its gzip trailer (8 bytes), after all of its content;
+        # any other cut is an error.
+        assert len(read) <= len(untouched) + 1
+        assert all(r.body == archive["bodies"][r.offset] for r in read)
+        ends = [0, *(e.offset for e in archive["fetched"]), len(whole)]
+        assert error is not None or any(end - 8 <= cut <= end for end in ends), cut
+
+
+def test_an_uncompressed_warc_is_checked_the_same(archive, tmp_path):
+    plain = tmp_path / "crawl.warc"
+    plain.write_bytes(gzip.decompress(archive["data"]))
+    read, error = _read(plain)
+    assert error is None and [r.body for r in read] == list(archive["bodies"].values())
+    torn = read[len(read) // 2]
+    plain.write_bytes(plain.read_bytes()[:torn.offset + len(torn.body) // 2])
+    cut, error = _read(plain)
+    assert [r.offset for r in cut] == [r.offset for r in read if r.offset < torn.offset]
+    assert error is not None and error.offset == torn.offset
+    assert "is truncated" in error.what
