@@ -78,7 +78,8 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
                 require_discovery_pages(fetches, profile)
                 summary = process_archive(profile, run, fetches, db_file, drift_threshold,
                                           extraction=extraction)
-    return publish({**summary, **discovery_summary(run_dir)}, started, db_file, data_dir)
+            return publish({**summary, **discovery_summary(run_dir)}, started, db_file,
+                           data_dir)
 
 
 @contextmanager

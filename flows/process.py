@@ -26,7 +26,6 @@ from flows.runs import WAREHOUSE_LIMIT, global_limit, unwalked
 from reports import progress
 from sites import SiteProfile
 from warehouse import state
-from warehouse.db import WarehouseBusyError
 from warehouse.load import Batch, RunInfo, load_run
 
 
@@ -96,20 +95,11 @@ def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -
                  validation.results)
 
 
-def _is_busy(task: Any, run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except WarehouseBusyError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE,
-      retry_condition_fn=_is_busy)
+@task(cache_policy=NO_CACHE)
 def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
-    """Publish the run; retried only while another process holds the database.
+    """Publish the run. Not retried: while another process holds the database, opening it
+    waits what is left of the run's lock wait (warehouse/db.py, `one_lock_wait`), and a retry
+    would wait again.
 
     Loads queue on the global concurrency limit WAREHOUSE_LIMIT (one at a time), where
     `newscorpus deploy` created it; without a server, DuckDB's own lock makes them wait.

@@ -18,6 +18,7 @@ from flows.runs import flow_run_id, new_run_id, publish, recorded
 from sites import load_profile
 from spiders.fetches import FetchRow, fetch_frame
 from warehouse import state
+from warehouse.db import one_lock_wait
 from warehouse.load import RunInfo
 
 
@@ -48,21 +49,21 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
                                               else None))
     start = datetime.combine(since, time(), profile.tz) if since else None
     end = datetime.combine(until + timedelta(days=1), time(), profile.tz) if until else None
-    responses = state.archived_responses(db_file, profile, run, start, end, urls)
-    if responses.empty:
-        raise NothingToReprocessError(
-            f"no archived page of {profile.name} matches (run={run}, since={since}, "
-            f"until={until}, urls={len(urls) if urls else None}) in {db_file}")
-    fetches = fetch_frame([
-        FetchRow(url=r.url, kind="article", final_url=r.url, status=200,
-                 fetched_at=str(r.fetched_at), warc_file=r.warc_file,
-                 warc_offset=int(r.warc_offset), etag=r.etag, last_modified=r.last_modified,
-                 content_type=r.content_type)
-        for r in responses.itertuples(index=False)])
-    run_info = RunInfo(run_id=new_run_id(started, "reprocess-"), site=profile.name,
-                       base_url=profile.base_url, mode="reprocess", started_at=started,
-                       timezone=profile.timezone,
-                       archive_dir="", flow_run_id=flow_run_id())
-    with recorded(run_info, db_file, data_dir):
-        summary = process_archive(profile, run_info, fetches, db_file)
-    return publish(summary, started, db_file, data_dir)
+    with one_lock_wait():  # the selection's read and the run's, together
+        responses = state.archived_responses(db_file, profile, run, start, end, urls)
+        if responses.empty:
+            raise NothingToReprocessError(
+                f"no archived page of {profile.name} matches (run={run}, since={since}, "
+                f"until={until}, urls={len(urls) if urls else None}) in {db_file}")
+        fetches = fetch_frame([
+            FetchRow(url=r.url, kind="article", final_url=r.url, status=200,
+                     fetched_at=str(r.fetched_at), warc_file=r.warc_file,
+                     warc_offset=int(r.warc_offset), etag=r.etag, last_modified=r.last_modified,
+                     content_type=r.content_type)
+            for r in responses.itertuples(index=False)])
+        run_info = RunInfo(run_id=new_run_id(started, "reprocess-"), site=profile.name,
+                           base_url=profile.base_url, mode="reprocess", started_at=started,
+                           timezone=profile.timezone, archive_dir="", flow_run_id=flow_run_id())
+        with recorded(run_info, db_file, data_dir):
+            summary = process_archive(profile, run_info, fetches, db_file)
+            return publish(summary, started, db_file, data_dir)

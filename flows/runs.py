@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import pandas as pd
 from prefect import get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
@@ -22,7 +23,8 @@ from config import settings
 from expectations.quality import DriftError
 from reports import data_docs
 from reports.summary import markdown_summary
-from warehouse.db import WarehouseBusyError, WarehouseStorageError
+from warehouse import journal
+from warehouse.db import WarehouseBusyError, WarehouseStorageError, one_lock_wait
 from warehouse.load import RunInfo, record_failed_run
 
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
@@ -74,22 +76,46 @@ def global_limit(name: str) -> Iterator[None]:
 
 @contextmanager
 def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
-    """Record the run as failed, with its cause, when the block raises; then re-raise.
+    """The frame of one run: its opens of the database share one lock wait; when the block
+    raises, the run is recorded as failed with its cause (a drift alarm with the validation
+    results that raised it), then the error is re-raised.
 
-    A drift alarm is recorded with the validation results that raised it.
-    """
-    try:
-        yield
-    except Exception as error:
-        logger = get_run_logger()
-        logger.error("Run %s failed: %s", run.run_id, error)
+    A failure the database cannot take now (busy, or its disk full) is kept in the journal,
+    and recorded by the next run that ends here."""
+    journal_dir = settings.data_dir(data_dir) / "journal"
+    with one_lock_wait():
         try:
-            record_failed_run(db, run, datetime.now(UTC), _cause(error),
-                              error.results if isinstance(error, DriftError) else None)
-            data_docs.build(db, settings.data_dir(data_dir) / "docs")
-        except (WarehouseBusyError, WarehouseStorageError) as unrecorded:
-            logger.warning("Could not record the failed run: %s", unrecorded)
-        raise
+            yield
+        except Exception as error:
+            get_run_logger().error("Run %s failed: %s", run.run_id, error)
+            results = error.results if isinstance(error, DriftError) else None
+            failure = journal.FailedRun(
+                run=run, finished_at=datetime.now(UTC), error=_cause(error),
+                validation=None if results is None else results.to_dict("records"))
+            if _record(db, journal_dir, failure, results):
+                data_docs.build(db, settings.data_dir(data_dir) / "docs")
+            raise
+        _replay(db, journal_dir)
+
+
+def _record(db: Path, journal_dir: Path, failure: journal.FailedRun,
+            results: pd.DataFrame | None) -> bool:
+    """Record the failed run, and the journal's runs after it; False if it went to the journal."""
+    try:
+        record_failed_run(db, failure.run, failure.finished_at, failure.error, results)
+    except (WarehouseBusyError, WarehouseStorageError) as unrecorded:
+        kept = journal.keep(journal_dir, failure)
+        get_run_logger().warning("Could not record the failed run (%s); kept in %s for the "
+                                 "next run to record", unrecorded, kept)
+        return False
+    _replay(db, journal_dir)
+    return True
+
+
+def _replay(db: Path, journal_dir: Path) -> None:
+    if replayed := journal.replay(db, journal_dir):
+        get_run_logger().info("Recorded %d failed runs kept in %s: %s", len(replayed),
+                              journal_dir, ", ".join(replayed))
 
 
 def _cause(error: BaseException) -> str:

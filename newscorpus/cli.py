@@ -707,15 +707,15 @@ def _crawl_first_page(profile: Any, work: Path) -> Path:
 
 def main() -> int:
     """Run the CLI; usage errors are Click's (exit 2), known failures one line with their exit
-    code (2: what was asked cannot be done, 3: the warehouse is busy, 1: bad input data),
-    others one line and exit 1."""
+    code (2: what was asked cannot be done, 3: the warehouse is busy, 1: bad input data or a
+    full disk), others one line and exit 1."""
     from sites import BadBaseUrlError, ProfileError
     from spiders.archive_reader import ArchiveReadError
-    from warehouse.db import WarehouseBusyError, WarehouseMissingError
+    from warehouse.db import WarehouseBusyError, WarehouseMissingError, WarehouseStorageError
 
     known: dict[type[Exception], int] = {
         UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
-        WarehouseBusyError: 3, ArchiveReadError: 1}
+        WarehouseBusyError: 3, ArchiveReadError: 1, WarehouseStorageError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:

@@ -109,7 +109,8 @@ def test_rerun_after_a_kill_ends_in_the_uninterrupted_state(stage, demo, uninter
 
 def test_a_partial_warc_record_is_never_read(tmp_path):
     """A crawl killed mid-write leaves half a record and maybe half a manifest line."""
-    from spiders.archive import WARC_NAME, CrawlArchive, read_payloads
+    from spiders.archive import WARC_NAME, CrawlArchive
+    from spiders.archive_reader import read_payloads
     from spiders.fetches import fetch_table
 
     archive = CrawlArchive(tmp_path, "torn", "test")
@@ -130,7 +131,7 @@ def test_a_partial_warc_record_is_never_read(tmp_path):
     fetched = fetches[fetches["warc_offset"].notna()]
     assert sorted(fetched.index) == sorted(pages)
     offsets = set(fetched["warc_offset"].astype(int))
-    bodies = [body for _, _, body in read_payloads(tmp_path / WARC_NAME, offsets)]
+    bodies = [page.body for page in read_payloads(tmp_path / WARC_NAME, offsets)]
     assert sorted(bodies) == sorted(pages.values())
     assert fetches.loc["http://127.0.0.1:1/page-2", "outcome"] == "failed"
 

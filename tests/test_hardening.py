@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import sql_rows
 from test_cli import assert_one_line_error, newscorpus
 from test_crash import CONTENT, start_crawl, uninterrupted  # noqa: F401 - a fixture
 from test_incremental import checksums
@@ -201,10 +202,86 @@ def test_a_first_run_on_a_full_disk_leaves_no_half_made_database(
     assert_one_line_error(full, 1, f"could not write the database {disk / 'corpus.duckdb'}")
     assert "No space left on device" in full.stderr and "cannot rollback" not in full.stderr
     assert left == []
+    assert len(list((tmp_path / "journal").glob("*.json"))) == 1  # the run, kept to record
     _mount_tmpfs(disk, "256m")  # space freed
     try:
         again = newscorpus(*args, cwd=tmp_path)
         assert again.returncode == 0, again.stderr[-2000:]
-        assert checksums(disk / "corpus.duckdb", CONTENT) == uninterrupted
+        content = checksums(disk / "corpus.duckdb", CONTENT)
+        runs = sql_rows(disk / "corpus.duckdb",
+                        "SELECT status, error FROM crawl_runs ORDER BY started_at")
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+    assert {t: v for t, v in content.items() if t != "crawl_runs"} == \
+        {t: v for t, v in uninterrupted.items() if t != "crawl_runs"}
+    assert [status for status, _ in runs] == ["failed", "completed"]  # the journal's, then ours
+    assert "No space left on device" in runs[0][1]
+    assert not list((tmp_path / "journal").glob("*.json"))
+
+
+BUSY_SCRIPT = Path(__file__).with_name("busy_load.py")
+
+
+def test_a_database_busy_at_the_load_costs_one_lock_wait_and_the_run_is_recorded_later(
+        demo, tmp_path):
+    """#18: the load retried, each try waiting the whole lock wait, then the failure's record
+    waited once more (135 s with NEWSCORPUS_LOCK_WAIT=20), and the run was never recorded."""
+    import sys
+
+    from warehouse.db import connect
+
+    wait = 8
+    db = tmp_path / "corpus.duckdb"
+    connect(db).close()  # an empty corpus, made by us: the holder is another newscorpus
+    args = ["run", "--base-url", demo.base_url, "--db", str(db), "--data-dir", str(tmp_path)]
+    busy = subprocess.run([sys.executable, str(BUSY_SCRIPT), str(wait + 12), "--", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NEWSCORPUS_LOCK_WAIT": str(wait)}, check=False)
+    ended = time.time()
+    assert_one_line_error(busy, 3, f"waited {wait} s, NEWSCORPUS_LOCK_WAIT={wait}")
+    # The load waited its lock wait; recording the failure waited no more (the wait was
+    # spent); what is left is Prefect's and the journal's.
+    assert wait <= ended - float((tmp_path / "held_at").read_text()) <= wait + 6
+    [kept] = (tmp_path / "journal").glob("*.json")
+    assert kept.stem in busy.stderr
+
+    again = newscorpus(*args, cwd=tmp_path)  # waits for the holder to let go, then loads
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not list((tmp_path / "journal").iterdir())
+    runs = sql_rows(db, "SELECT run_id, status, error FROM crawl_runs ORDER BY started_at")
+    assert [(r[0], r[1]) for r in runs[:1]] == [(kept.stem, "failed")]
+    assert "in use by another process" in runs[0][2] and runs[1][1] == "completed"
+
+
+def test_a_disk_that_fills_during_the_load_changes_nothing_and_is_recorded_later(
+        demo, tmp_path):
+    import shutil
+
+    disk = tmp_path / "disk"
+    db = disk / "corpus.duckdb"
+    args = ["run", "--base-url", demo.base_url, "--db", str(db), "--data-dir", str(tmp_path)]
+    _mount_tmpfs(disk, "64m")
+    try:
+        first = newscorpus(*args, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr[-2000:]
+        before = checksums(db)
+        articles = checksums(db, {"articles": CONTENT["articles"]})
+        with open(disk / "filler", "wb") as filler:  # all but 16 KiB: the load's commit fails
+            filler.write(bytes(shutil.disk_usage(disk).free - 16 * 1024))
+        full = newscorpus(*args, "--full", cwd=tmp_path)
+        assert_one_line_error(full, 1, f"could not write the database {db} (")
+        assert f"free on the disk mounted at {disk}): " in full.stderr
+        assert "No space left on device" in full.stderr and "cannot rollback" not in full.stderr
+        assert checksums(db) == before  # the corpus as it was, readable on the full disk
+        [kept] = (tmp_path / "journal").glob("*.json")
+        (disk / "filler").unlink()
+        again = newscorpus(*args, "--full", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-2000:]
+        after = checksums(db, {"articles": CONTENT["articles"]})
+        runs = sql_rows(db, "SELECT run_id, status, error FROM crawl_runs ORDER BY started_at")
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert after == articles  # the site did not change
+    assert [r[1] for r in runs] == ["completed", "failed", "completed"]
+    assert runs[1][0] == kept.stem and "No space left on device" in runs[1][2]
+    assert not kept.exists()

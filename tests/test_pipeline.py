@@ -142,7 +142,7 @@ def test_validation_results_are_recorded_per_run(two_runs, truth, query):
 def test_every_fetch_points_into_the_archive(two_runs, query):
     from pathlib import Path
 
-    from spiders.archive import read_payloads
+    from spiders.archive_reader import read_payloads
 
     run_id = two_runs["first"]["run_id"]
     archive_dir = Path(query("SELECT archive_dir FROM crawl_runs WHERE run_id = ?", run_id)[0][0])
@@ -151,7 +151,7 @@ def test_every_fetch_points_into_the_archive(two_runs, query):
     offsets = {offset: url for url, _, offset in rows}
     payloads = list(read_payloads(archive_dir / rows[0][1], set(offsets)))
     assert len(payloads) == len(rows)
-    assert all(body.lstrip().startswith(b"<!DOCTYPE html>") for _, _, body in payloads)
+    assert all(page.body.lstrip().startswith(b"<!DOCTYPE html>") for page in payloads)
 
 
 def test_a_retried_run_reuses_its_finished_crawl(prefect_backend, tmp_path):

@@ -163,6 +163,30 @@ def test_busy_database_is_one_clear_error(tmp_path):
     connect(db).close()
 
 
+def test_the_opens_of_one_run_share_one_lock_wait(tmp_path, monkeypatch):
+    from warehouse.db import one_lock_wait
+
+    db = tmp_path / "c.duckdb"
+    connect(db).close()
+    monkeypatch.setenv("NEWSCORPUS_LOCK_WAIT", "2")
+    with lock_held(db, 60), one_lock_wait():
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusyError, match=r"waited 2 s, NEWSCORPUS_LOCK_WAIT=2\)"):
+            connect(db, read_only=True)
+        first = time.monotonic() - started
+        with pytest.raises(WarehouseBusyError):
+            connect(db)  # the wait is spent: one try
+        second = time.monotonic() - started - first
+    assert 2 <= first < 3 and second < 0.5
+    with one_lock_wait():  # a new block, a new wait; opens that never waited cost none of it
+        connect(db).close()
+        with lock_held(db, 60):
+            started = time.monotonic()
+            with pytest.raises(WarehouseBusyError):
+                connect(db)
+            assert time.monotonic() - started >= 2
+
+
 def test_read_only_open_of_a_missing_database(tmp_path):
     with pytest.raises(WarehouseMissingError, match="newscorpus run"):
         connect(tmp_path / "absent.duckdb", read_only=True)

@@ -2,6 +2,9 @@
 
 DuckDB allows one writer per file. A second writer, or a writer while anything else holds
 the file, fails at once; that failure becomes `WarehouseBusyError` with one clear line.
+A run opens the file several times (its plan, its validation's history, its load, its
+failure's record); inside `one_lock_wait` those opens share one lock wait, so a busy database
+costs a run the lock wait once, not once per open.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import duckdb
@@ -26,6 +30,33 @@ DEFAULT_LOCK_WAIT = 300.0
 
 def lock_wait() -> float:
     return float(os.environ.get("NEWSCORPUS_LOCK_WAIT") or DEFAULT_LOCK_WAIT)
+
+
+class _Budget:
+    """The seconds of lock wait left to the opens of one `one_lock_wait` block."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+
+_shared: ContextVar[_Budget | None] = ContextVar("newscorpus_lock_wait", default=None)
+
+
+@contextmanager
+def one_lock_wait() -> Iterator[None]:
+    """Let every open in the block (that passes no `wait` of its own) draw on one lock wait.
+
+    A nested block shares the outer one's. The budget is a mutable object in a context
+    variable, so the copies of the context that Prefect's task runs get draw on it too.
+    """
+    if _shared.get() is not None:
+        yield
+        return
+    token = _shared.set(_Budget(lock_wait()))
+    try:
+        yield
+    finally:
+        _shared.reset(token)
 
 
 class WarehouseBusyError(RuntimeError):
@@ -42,19 +73,25 @@ class WarehouseStorageError(OSError):
 
 
 def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
-    folder = path.parent if path.parent.exists() else Path(".")
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    disk = folder
+    while not os.path.ismount(disk):
+        disk = disk.parent
     free = shutil.disk_usage(folder).free
     return WarehouseStorageError(
-        f"could not write the database {path} ({free / 2**20:.1f} MiB free on its disk): "
-        f"{str(error).splitlines()[0]}")
+        f"could not write the database {path.resolve()} ({free / 2**20:.1f} MiB free on the "
+        f"disk mounted at {disk}): {str(error).splitlines()[0]}")
 
 
 def connect(path: Path, read_only: bool = False,
             wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the corpus; for writing, create it and apply pending migrations first.
 
-    While another process holds the file, retry for `wait` seconds (default
-    $NEWSCORPUS_LOCK_WAIT or 300), then raise WarehouseBusyError.
+    While another process holds the file, retry for `wait` seconds (default: what is left of
+    the `one_lock_wait` block's wait, else $NEWSCORPUS_LOCK_WAIT or 300), then raise
+    WarehouseBusyError.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -63,19 +100,16 @@ def connect(path: Path, read_only: bool = False,
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     created = not read_only and not path.exists()
-    deadline = time.monotonic() + (lock_wait() if wait is None else wait)
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
-                raise
-            if time.monotonic() >= deadline:
-                raise WarehouseBusyError(
-                    f"the database {path} is in use by another process "
-                    f"({_holder(str(error))}); wait for it to finish and retry") from None
-            time.sleep(0.5)
+    budget = _shared.get() if wait is None else None
+    allowed = wait if wait is not None else budget.left if budget else lock_wait()
+    try:
+        con, waited = _open(path, read_only, allowed)
+    except WarehouseBusyError:
+        waited = allowed
+        raise
+    finally:
+        if budget:
+            budget.left = max(0.0, budget.left - waited)
     con.execute("SET TimeZone = 'UTC'")
     # No progress bars on stdout (a search-index rebuild at 50k articles drew one): a run
     # reports through its logs and its own bars.
@@ -98,6 +132,28 @@ def connect(path: Path, read_only: bool = False,
     return con
 
 
+def _open(path: Path, read_only: bool, wait: float) -> tuple[duckdb.DuckDBPyConnection, float]:
+    """duckdb.connect, retried while another process holds the file, for `wait` seconds;
+    the connection, and how long it waited for the lock."""
+    busy_since: float | None = None
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            return con, 0.0 if busy_since is None else time.monotonic() - busy_since
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            busy_since = busy_since or time.monotonic()
+            left = busy_since + wait - time.monotonic()
+            if left <= 0:
+                waited = f"; waited {round(wait, 1):g} s, NEWSCORPUS_LOCK_WAIT={lock_wait():g}" \
+                    if wait else ""
+                raise WarehouseBusyError(
+                    f"the database {path} is in use by another process "
+                    f"({_holder(str(error))}{waited}); wait for it to finish and retry") from None
+            time.sleep(min(0.5, left))
+
+
 def _is_storage(error: BaseException) -> bool:
     text = str(error).lower()
     return isinstance(error, duckdb.IOException) or "no space" in text or "disk" in text
@@ -115,10 +171,15 @@ def reading(path: Path, wait: float | None = None) -> Iterator[duckdb.DuckDBPyCo
 
 @contextmanager
 def writing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writing connection (the database created and migrated) for a `with` block."""
+    """A writing connection (the database created and migrated) for a `with` block; a write
+    that fails for want of space is a WarehouseStorageError that names the path."""
     con = connect(path)
     try:
         yield con
+    except duckdb.Error as error:
+        if _is_storage(error):
+            raise storage_error(path, error) from error
+        raise
     finally:
         con.close()
 
