@@ -31,6 +31,7 @@ from spiders.fetches import fetch_table
 from spiders.manifest import Discovered, read_manifest
 from spiders.plan import CrawlPlan
 from warehouse import state
+from warehouse.db import require_writable
 from warehouse.load import OUTCOMES, RunInfo
 
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
@@ -88,6 +89,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
     logger = get_run_logger()
     started = datetime.now(UTC)
     db_file = settings.db_path(db, data_dir)
+    require_writable(db_file)  # before the discovery crawl, not after the chunks' crawls
     with site_profile(site, base_url) as profile:
         root = settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
         start, end = _window(profile, since, until)

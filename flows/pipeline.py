@@ -30,6 +30,7 @@ from spiders.fetches import fetch_table
 from spiders.manifest import discovery_summary
 from spiders.plan import CrawlPlan
 from warehouse import state
+from warehouse.db import require_writable
 from warehouse.load import RunInfo
 
 
@@ -69,6 +70,7 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
                       timezone=profile.timezone,
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
         with recorded(run, db_file, data_dir):
+            require_writable(db_file)  # before the crawl, not after it
             plan = incremental_plan(db_file, profile) if mode == "incremental" \
                 else CrawlPlan(mode=mode)
             threading.Thread(target=preload, name="preload-gx", daemon=True).start()

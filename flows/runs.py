@@ -24,7 +24,12 @@ from expectations.quality import DriftError
 from reports import data_docs
 from reports.summary import markdown_summary
 from warehouse import journal
-from warehouse.db import WarehouseBusyError, WarehouseStorageError, one_lock_wait
+from warehouse.db import (
+    WarehouseBusyError,
+    WarehouseReadOnlyError,
+    WarehouseStorageError,
+    one_lock_wait,
+)
 from warehouse.load import RunInfo, record_failed_run
 
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
@@ -80,8 +85,8 @@ def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
     raises, the run is recorded as failed with its cause (a drift alarm with the validation
     results that raised it), then the error is re-raised.
 
-    A failure the database cannot take now (busy, or its disk full) is kept in the journal,
-    and recorded by the next run that ends here."""
+    A failure the database cannot take now (busy, read-only, or its disk full) is kept in the
+    journal, and recorded by the next run that ends here."""
     journal_dir = settings.data_dir(data_dir) / "journal"
     with one_lock_wait():
         try:
@@ -103,8 +108,13 @@ def _record(db: Path, journal_dir: Path, failure: journal.FailedRun,
     """Record the failed run, and the journal's runs after it; False if it went to the journal."""
     try:
         record_failed_run(db, failure.run, failure.finished_at, failure.error, results)
-    except (WarehouseBusyError, WarehouseStorageError) as unrecorded:
-        kept = journal.keep(journal_dir, failure)
+    except (WarehouseBusyError, WarehouseStorageError, WarehouseReadOnlyError) as unrecorded:
+        try:
+            kept = journal.keep(journal_dir, failure)
+        except OSError as lost:  # the data dir is full or read-only too
+            get_run_logger().error("Could not record the failed run (%s), nor keep it in %s "
+                                   "(%s)", unrecorded, journal_dir, lost)
+            return False
         get_run_logger().warning("Could not record the failed run (%s); kept in %s for the "
                                  "next run to record", unrecorded, kept)
         return False

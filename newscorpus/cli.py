@@ -711,11 +711,17 @@ def main() -> int:
     full disk), others one line and exit 1."""
     from sites import BadBaseUrlError, ProfileError
     from spiders.archive_reader import ArchiveReadError
-    from warehouse.db import WarehouseBusyError, WarehouseMissingError, WarehouseStorageError
+    from warehouse.db import (
+        WarehouseBusyError,
+        WarehouseMissingError,
+        WarehouseReadOnlyError,
+        WarehouseStorageError,
+    )
 
     known: dict[type[Exception], int] = {
         UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
-        WarehouseBusyError: 3, ArchiveReadError: 1, WarehouseStorageError: 1}
+        WarehouseReadOnlyError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
+        WarehouseStorageError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:

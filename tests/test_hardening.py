@@ -285,3 +285,25 @@ def test_a_disk_that_fills_during_the_load_changes_nothing_and_is_recorded_later
     assert [r[1] for r in runs] == ["completed", "failed", "completed"]
     assert runs[1][0] == kept.stem and "No space left on device" in runs[1][2]
     assert not kept.exists()
+
+
+def test_a_read_only_database_fails_the_run_before_its_crawl(demo, tmp_path):
+    """#18: with a read-only database, the whole site was crawled before the load failed."""
+    disk = tmp_path / "disk"
+    db = disk / "corpus.duckdb"
+    args = ["run", "--base-url", demo.base_url, "--db", str(db), "--data-dir", str(tmp_path)]
+    _mount_tmpfs(disk, "64m")
+    try:
+        assert newscorpus(*args, cwd=tmp_path).returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        refused = newscorpus(*args, cwd=tmp_path)
+        assert_one_line_error(refused, 2, f"the database {db} is read-only")
+        assert len(list((tmp_path / "archive" / "demo").iterdir())) == 1  # no second crawl
+        [kept] = (tmp_path / "journal").glob("*.json")
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        assert newscorpus(*args, cwd=tmp_path).returncode == 0
+        runs = sql_rows(db, "SELECT run_id, status FROM crawl_runs ORDER BY started_at")
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert [r[1] for r in runs] == ["completed", "failed", "completed"]
+    assert runs[1][0] == kept.stem

@@ -72,6 +72,26 @@ class WarehouseStorageError(OSError):
     the free space, and the cause."""
 
 
+class WarehouseReadOnlyError(PermissionError):
+    """The database, or the folder it lives in, cannot be written."""
+
+
+def require_writable(path: Path) -> None:
+    """Raise WarehouseReadOnlyError unless the database can be written: the file, when it
+    exists, and its folder (DuckDB writes a .wal beside it). Runs call it before they crawl,
+    so that a read-only database fails them in a second, not after a whole crawl."""
+    path = Path(path)
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        raise WarehouseReadOnlyError(f"the database {path} is read-only; give a writable one "
+                                     "with --db, or NEWSCORPUS_DB")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WarehouseReadOnlyError(f"cannot write in {folder}, where the database {path} "
+                                     "and its .wal go; give a writable one with --db")
+
+
 def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
     folder = path.resolve().parent
     while not folder.exists():
@@ -98,6 +118,7 @@ def connect(path: Path, read_only: bool = False,
         raise WarehouseMissingError(
             f"no database at {path}; run `newscorpus run` first, or pass --db PATH")
     if not read_only:
+        require_writable(path)
         path.parent.mkdir(parents=True, exist_ok=True)
     created = not read_only and not path.exists()
     budget = _shared.get() if wait is None else None

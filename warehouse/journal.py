@@ -1,6 +1,6 @@
 """Failed runs that could not be recorded, kept until the warehouse takes them.
 
-A run that fails because the database is busy, or its disk is full, cannot write its own
+A run that fails because the database is busy, read-only or on a full disk cannot write its own
 `crawl_runs` row then. It leaves that record here instead, one JSON file per run under
 `<data dir>/journal/`, and the next run that can write the database replays it. So every run
 ends recorded, late rather than never. Replaying is idempotent: `record_failed_run` leaves a
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from warehouse.db import WarehouseBusyError, WarehouseStorageError
+from warehouse.db import WarehouseBusyError, WarehouseReadOnlyError, WarehouseStorageError
 from warehouse.load import RunInfo, record_failed_run
 
 _TIMES = ("started_at", "window_since", "window_until")
@@ -72,7 +72,7 @@ def replay(db: Path, folder: Path) -> list[str]:
         validation = pd.DataFrame(entry.validation) if entry.validation is not None else None
         try:
             record_failed_run(db, entry.run, entry.finished_at, entry.error, validation)
-        except (WarehouseBusyError, WarehouseStorageError):
+        except (WarehouseBusyError, WarehouseStorageError, WarehouseReadOnlyError):
             break
         path.unlink()
         done.append(entry.run.run_id)
