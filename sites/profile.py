@@ -214,7 +214,9 @@ def _read(name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
         return data
     merged = _read(parent, (*chain, name))
     for key, value in data.items():
-        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+        inherited = merged.get(key, {})
+        both_tables = isinstance(value, dict) and isinstance(inherited, dict)
+        merged[key] = {**inherited, **value} if both_tables else value  # else: ours, checked
     return merged
 
 
@@ -296,6 +298,8 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         raise ProfileError(f"{path}: unknown key {unknown[0]}")
     if missing := sorted(top - set(data)):
         raise ProfileError(f"{path}: missing key {missing[0]}")
+    if not_tables := sorted(t for t in tables if not isinstance(data.get(t, {}), dict)):
+        raise ProfileError(f"{path}: {not_tables[0]}: must be a table ([{not_tables[0]}])")
     listing = _section(ListingLayout, data.get("listing", {}), "listing", path)
     if listing.url and not (listing.entry and listing.link):
         raise ProfileError(f"{path}: [listing] a listing url needs entry and link selectors")
@@ -312,5 +316,11 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         "discovery": _section(Discovery, data.get("discovery", {}), "discovery", path),
         "article": _article(data.get("article", {}), path),
         "crawl": _section(CrawlSettings, data.get("crawl", {}), "crawl", path)}, "", path)
-    return replace(profile, base_url=check_base_url(profile.base_url)) if profile.base_url \
-        else profile
+    if not profile.base_url:
+        return profile
+    try:
+        return replace(profile, base_url=check_base_url(profile.base_url))
+    except BadBaseUrlError as error:
+        if base_url:  # the caller's, not the file's
+            raise
+        raise ProfileError(f"{path}: base_url: {error}") from None
