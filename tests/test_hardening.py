@@ -148,6 +148,7 @@ def test_a_broken_profile_is_one_line_naming_file_and_key(text, message, tmp_pat
     env = {"NEWSCORPUS_SITES": str(folder)}
     result = newscorpus("run", "--site", "broken", cwd=tmp_path, env=env)
     assert_one_line_error(result, 2, message)
+    assert "prefect" not in result.stderr.lower()  # caught before Prefect starts
     assert str(folder / "broken.toml") in result.stderr
     listed = newscorpus("sites", cwd=tmp_path, env=env)
     assert listed.returncode == 1 and "espreso" in listed.stdout
@@ -254,36 +255,49 @@ def test_a_database_busy_at_the_load_costs_one_lock_wait_and_the_run_is_recorded
 
 
 def test_a_disk_that_fills_during_the_load_changes_nothing_and_is_recorded_later(
-        demo, tmp_path):
+        demo, uninterrupted, tmp_path):  # noqa: F811 - the fixture imported above
+    """A first run whose load does not fit (1400 KiB: the empty corpus fits, its load does
+    not), a rerun once space is freed; then a corpus whose disk is filled before a load."""
     import shutil
 
     disk = tmp_path / "disk"
     db = disk / "corpus.duckdb"
     args = ["run", "--base-url", demo.base_url, "--db", str(db), "--data-dir", str(tmp_path)]
-    _mount_tmpfs(disk, "64m")
+    _mount_tmpfs(disk, "1400k")
     try:
         first = newscorpus(*args, cwd=tmp_path)
-        assert first.returncode == 0, first.stderr[-2000:]
+        assert_one_line_error(first, 1, f"could not write the database {db} (")
+        assert f"free on the disk mounted at {disk}): " in first.stderr
+        assert "No space left on device" in first.stderr and "cannot rollback" not in first.stderr
+        held = checksums(db, CONTENT)  # nothing loaded; crawl_runs holds the failed run
+        assert held.pop("crawl_runs")[0] == 1 and all(n == 0 for n, _ in held.values())
+        subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)
+        again = newscorpus(*args, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-2000:]
+        loaded = checksums(db, CONTENT)
+        runs = sql_rows(db, "SELECT status, error FROM crawl_runs ORDER BY started_at")
+        assert {t: v for t, v in loaded.items() if t != "crawl_runs"} == \
+            {t: v for t, v in uninterrupted.items() if t != "crawl_runs"}
+        assert [status for status, _ in runs] == ["failed", "completed"]
+        assert "No space left on device" in runs[0][1]
+
         before = checksums(db)
-        articles = checksums(db, {"articles": CONTENT["articles"]})
         with open(disk / "filler", "wb") as filler:  # all but 16 KiB: the load's commit fails
             filler.write(bytes(shutil.disk_usage(disk).free - 16 * 1024))
         full = newscorpus(*args, "--full", cwd=tmp_path)
         assert_one_line_error(full, 1, f"could not write the database {db} (")
-        assert f"free on the disk mounted at {disk}): " in full.stderr
-        assert "No space left on device" in full.stderr and "cannot rollback" not in full.stderr
         assert checksums(db) == before  # the corpus as it was, readable on the full disk
-        [kept] = (tmp_path / "journal").glob("*.json")
+        [kept] = (tmp_path / "journal").glob("*.json")  # no room for its record either
         (disk / "filler").unlink()
-        again = newscorpus(*args, "--full", cwd=tmp_path)
-        assert again.returncode == 0, again.stderr[-2000:]
+        last = newscorpus(*args, "--full", cwd=tmp_path)
+        assert last.returncode == 0, last.stderr[-2000:]
         after = checksums(db, {"articles": CONTENT["articles"]})
         runs = sql_rows(db, "SELECT run_id, status, error FROM crawl_runs ORDER BY started_at")
     finally:
         subprocess.run(["umount", str(disk)], check=True)
-    assert after == articles  # the site did not change
-    assert [r[1] for r in runs] == ["completed", "failed", "completed"]
-    assert runs[1][0] == kept.stem and "No space left on device" in runs[1][2]
+    assert after == {"articles": loaded["articles"]}  # the site did not change
+    assert [r[1] for r in runs] == ["failed", "completed", "failed", "completed"]
+    assert runs[2][0] == kept.stem and "No space left on device" in runs[2][2]
     assert not kept.exists()
 
 
