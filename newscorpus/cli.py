@@ -598,6 +598,52 @@ def serve() -> None:
     serve_all()
 
 
+archive_app = typer.Typer(no_args_is_help=True, help="Check the crawls' WARC archives.")
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("verify")
+def archive_verify(
+    runs: Annotated[list[str] | None, typer.Argument(
+        help="Run ids or run folders; none: every run under the data dir.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that each run's WARC files hold every response its manifest lists, whole, at
+    its offset, for its URL and size, with digests that verify. Exit 1 if any does not."""
+    from config.settings import data_dir as data_folder
+    from spiders.archive_check import check_run, run_dirs
+
+    root = data_folder(data_dir) / "archive"
+    folders = run_dirs(root) if not runs else [_run_folder(run, root) for run in runs]
+    if not folders:
+        raise UsageError(f"no crawl archive under {root}")
+    checks = [check_run(folder) for folder in folders]
+    if as_json:
+        print(json.dumps([{**vars(c), "run_dir": str(c.run_dir), "ok": c.ok} for c in checks]))
+    else:
+        out.print(_table(["run", "listed", "verified", "unlisted", "problems"], [
+            (c.run_dir.name, c.listed, c.verified, c.unlisted, len(c.problems))
+            for c in checks]))
+        for check in checks:
+            for problem in check.problems:
+                err.print(f"[red]problem:[/red] {escape(problem)}", highlight=False,
+                          soft_wrap=True)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def _run_folder(run: str, root: Path) -> Path:
+    """A run folder given as a path, or as a run id under `root`."""
+    if Path(run).is_dir():
+        return Path(run)
+    found = [p for p in root.glob(f"*/{run}") if p.is_dir()] + \
+        [p for p in root.glob(f"*/*/{run}") if p.is_dir()]
+    if not found:
+        raise UsageError(f"no run {run!r} under {root}")
+    return found[0]
+
+
 sites_app = typer.Typer(help="List the site profiles, or calibrate one on its own pages.")
 app.add_typer(sites_app, name="sites")
 

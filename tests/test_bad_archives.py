@@ -7,6 +7,7 @@ as a full disk, a copy that stopped half-way or a bad sector would leave it.
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,32 @@ def test_an_uncompressed_warc_is_checked_the_same(archive, tmp_path):
     assert [r.offset for r in cut] == [r.offset for r in read if r.offset < torn.offset]
     assert error is not None and error.offset == torn.offset
     assert "is truncated" in error.what
+
+
+def test_archive_verify_passes_a_crawl_and_names_what_is_wrong_in_a_damaged_one(
+        archive, two_runs, tmp_path):
+    import json
+
+    sound = newscorpus("archive", "verify", "--data-dir", str(two_runs["root"]), "--json",
+                       cwd=tmp_path)
+    assert sound.returncode == 0, sound.stderr
+    checks = json.loads(sound.stdout)
+    assert len(checks) == 2 and all(c["ok"] and c["verified"] == c["listed"] > 0
+                                    for c in checks)
+
+    run = tmp_path / "archive" / "demo" / archive["warc"].parent.name
+    shutil.copytree(archive["warc"].parent, run)
+    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    (run / WARC_NAME).write_bytes(archive["data"][:torn.offset + torn.length // 2])
+    events = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    for event in events:  # the second response, listed under another URL
+        if event["event"] == "fetched" and event["offset"] == archive["fetched"][1].offset:
+            event["url"] += "-elsewhere"
+    (run / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    damaged = newscorpus("archive", "verify", run.name, "--data-dir", str(tmp_path),
+                         cwd=tmp_path)
+    assert damaged.returncode == 1
+    later = sum(e.offset >= torn.offset for e in archive["fetched"])
+    assert f"the record at offset {torn.offset} is truncated" in damaged.stderr
+    assert f"({later} listed responses from there on)" in damaged.stderr
+    assert f"is of {archive['fetched'][1].url}, the manifest says" in damaged.stderr

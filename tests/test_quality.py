@@ -235,6 +235,7 @@ def test_nightly_quality_flow_checks_the_stored_corpus(two_runs, tmp_path):
 
     summary = nightly_quality(site="demo", db=str(two_runs["db"]), data_dir=str(tmp_path))
     assert summary["critical_failed"] == 0 and summary["expectations"] > 10
+    assert summary["archives_verified"] == 2 and summary["archive_problems"] == 0  # both runs
     assert Path(summary["data_docs"]).is_file()
     with get_client(sync_client=True) as client:
         artifact = client.read_latest_artifacts()  # one per key, the newest
@@ -243,6 +244,7 @@ def test_nightly_quality_flow_checks_the_stored_corpus(two_runs, tmp_path):
     assert "article has no tags" in keys["nightly-quality"].data  # warnings are listed
     assert "| critical |" not in keys["nightly-quality"].data
     assert "| discovered |" in keys["run-summary"].data
+    assert "2 runs' archives verified" in keys["nightly-quality"].data
 
 
 @pytest.mark.parametrize("how", ["parameter", "environment"])

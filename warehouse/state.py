@@ -74,3 +74,9 @@ def stored_articles(db: Path, site: str, run_id: str | None = None) -> tuple[str
                           + (f" from run {run_id}" if run_id else ""))
     articles["tags"] = articles["tags"].map(list)
     return str(base[0]), articles
+
+
+def recent_archives(db: Path, site: str, since: datetime) -> list[Path]:
+    """The archive folders of the site's completed runs that started since `since`."""
+    frame = _frame(db, "recent_archives", site=site, since=since)
+    return [Path(folder) for folder in frame["archive_dir"]] if len(frame) else []

@@ -52,3 +52,11 @@ SELECT median(discovered) FROM (
     SELECT discovered FROM crawl_runs
     WHERE site = $site AND mode = $mode AND status = 'completed'
     ORDER BY started_at DESC LIMIT 10);
+
+-- name: recent_archives
+-- The archive folders of the site's completed runs that started since a moment: what the
+-- nightly quality flow verifies.
+SELECT archive_dir FROM crawl_runs
+WHERE site = $site AND status = 'completed' AND archive_dir <> ''
+  AND started_at >= CAST($since AS TIMESTAMPTZ)
+ORDER BY started_at;

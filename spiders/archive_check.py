@@ -1,0 +1,77 @@
+"""Checking a crawl's archive against its manifest: `newscorpus archive verify`, and the
+nightly quality flow.
+
+A run's archive is sound when every response the manifest lists is a whole record at the
+listed offset, for the listed URL, with the listed payload size and digests that verify. A
+whole record that the manifest does not list is not a fault: a crawl killed between writing
+a record and listing it leaves one, and nothing reads it (spiders/manifest.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spiders.archive_reader import ArchiveReadError, Response, responses
+from spiders.manifest import MANIFEST_NAME, Fetched, read_manifest
+
+
+@dataclass(frozen=True)
+class ArchiveCheck:
+    """What checking one run's archive found."""
+
+    run_dir: Path
+    listed: int  # responses the manifest lists
+    verified: int  # of those, found whole and as listed
+    unlisted: int  # whole response records the manifest does not list
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def run_dirs(archive_root: Path) -> list[Path]:
+    """Every run folder under `<data dir>/archive/<site>/` (backfill chunks included)."""
+    return sorted(path.parent for path in archive_root.rglob(MANIFEST_NAME))
+
+
+def check_run(run_dir: Path) -> ArchiveCheck:
+    """Read every WARC file the run's manifest names, whole, and hold each listed response
+    against what the file holds."""
+    listed: dict[str, list[Fetched]] = defaultdict(list)
+    for event in read_manifest(run_dir):
+        if isinstance(event, Fetched):
+            listed[event.warc].append(event)
+    problems: list[str] = []
+    verified = unlisted = 0
+    for name, events in sorted(listed.items()):
+        held: dict[int, Response] = {}
+        try:
+            for response in responses(run_dir / name):
+                held[response.offset] = response
+        except FileNotFoundError:
+            problems.append(f"{run_dir / name}: missing, and the manifest lists "
+                            f"{len(events)} responses in it")
+            continue
+        except ArchiveReadError as error:
+            beyond = [e for e in events if e.offset >= error.offset]
+            problems.append(f"{error} ({len(beyond)} listed responses from there on)")
+            events = [e for e in events if e.offset < error.offset]
+        for event in events:
+            found = held.pop(event.offset, None)
+            if found is None:
+                problems.append(f"{run_dir / name}: no whole response at offset {event.offset}, "
+                                f"where the manifest lists {event.url}")
+            elif found.url != event.url:
+                problems.append(f"{run_dir / name}: the record at offset {event.offset} is of "
+                                f"{found.url}, the manifest says {event.url}")
+            elif len(found.body) != event.bytes:
+                problems.append(f"{run_dir / name}: the record at offset {event.offset} holds "
+                                f"{len(found.body)} bytes, the manifest says {event.bytes}")
+            else:
+                verified += 1
+        unlisted += len(held)
+    return ArchiveCheck(run_dir=run_dir, listed=sum(map(len, listed.values())),
+                        verified=verified, unlisted=unlisted, problems=problems)
