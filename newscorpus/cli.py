@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Keep a news site's articles as an analytical corpus in DuckDB.")
-# Piped output is not cut to 80 columns: scripts and logs get whole tables.
-out = Console(width=None if sys.stdout.isatty() else 200)
+out = Console()  # tables: see _show
 err = Console(stderr=True)
 
 DbOption = Annotated[Path | None, typer.Option(
@@ -35,13 +35,48 @@ class UsageError(Exception):
     """A user error: bad arguments, a missing file. Exit code 2."""
 
 
-def _table(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column, no_wrap=True, min_width=len(column))
-    for row in rows:
-        table.add_row(*("NULL" if v is None else str(v) for v in row))
-    return table
+def _show(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = None) -> None:
+    """Print rows so that no value is ever cut, at any width.
+
+    In a terminal: a table when it fits the width at its columns' natural widths; else one
+    block per row, a `column: value` line each, whole (the terminal wraps long lines), so a
+    URL can be copied from it. Piped: the title, then tab-separated lines under a header,
+    which `cut` and `awk` read. Lists print as text ("a; b"), NULL as NULL.
+    """
+    cells = [[_cell(value) for value in row] for row in rows]
+    if not out.is_terminal:
+        if title:
+            print(title)
+        for line in [columns, *cells]:
+            print("\t".join(" ".join(cell.split()) for cell in line))
+        return
+    # Each column as wide as its widest cell, plus padding and a border each.
+    natural = 1 + sum(3 + max(cell_len(cell) for cell in (column, *cut)) for column, *cut
+                      in zip(columns, *cells, strict=True))
+    if natural <= out.width:
+        table = Table(title=title, show_lines=False)
+        for column in columns:
+            table.add_column(column, no_wrap=True)
+        for row in cells:
+            table.add_row(*map(escape, row))
+        out.print(table)
+        return
+    if title:
+        out.print(f"[bold]{escape(title)}[/bold]", soft_wrap=True, highlight=False)
+    keys = [f"{column}:".ljust(max(map(len, columns)) + 1) for column in columns]
+    for number, row in enumerate(cells):
+        out.print(("\n" if number else "") + "\n".join(
+            f"[bold]{escape(key)}[/bold] {escape(cell)}" for key, cell in zip(
+                keys, row, strict=True)), soft_wrap=True, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None or type(value).__name__ in ("NAType", "NaTType") or (
+            isinstance(value, float) and value != value):  # pandas' missing values, NaN
+        return "NULL"
+    if isinstance(value, (list, tuple)):
+        return "; ".join(map(str, value))
+    return str(value)
 
 
 @app.command()
@@ -155,9 +190,9 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     from reports.summary import SUMMARY_FIELDS, summary_notes
 
     fields = [f for f in SUMMARY_FIELDS if f in summary]
-    out.print(_table(fields, [tuple(summary[f] for f in fields)],
+    _show(fields, [tuple(summary[f] for f in fields)],
                      title=f"{summary.get('mode', 'run')} {summary['run_id']} "
-                           f"({summary['status']}) -> {summary['db']}"))
+                           f"({summary['status']}) -> {summary['db']}")
     for line in summary_notes(summary):
         out.print(escape(line), highlight=False)
 
@@ -218,7 +253,7 @@ def sql(
     elif len(columns) == 1 and len(rows) == 1:
         print(rows[0][0])
     else:
-        out.print(_table(columns, rows))
+        _show(columns, rows)
 
 
 @app.command("validate")
@@ -245,7 +280,7 @@ def validate_command(
     if as_json:
         print(results.to_json(orient="records"))
     else:
-        out.print(_table(columns, list(results[columns].itertuples(index=False))))
+        _show(columns, list(results[columns].itertuples(index=False)))
     if not results[(results["severity"] == "critical") & ~results["success"]].empty:
         raise typer.Exit(1)
 
@@ -506,7 +541,7 @@ def _print_query(name: str, db: Path | None, as_json: bool, columns: list[str],
     if as_json:
         print(json.dumps(rows, default=str, ensure_ascii=False))
         return
-    out.print(_table(columns, [tuple(r[c] for c in columns) for r in rows]))
+    _show(columns, [tuple(r[c] for c in columns) for r in rows])
 
 
 @app.command("demo-site")
@@ -622,9 +657,9 @@ def archive_verify(
     if as_json:
         print(json.dumps([{**vars(c), "run_dir": str(c.run_dir), "ok": c.ok} for c in checks]))
     else:
-        out.print(_table(["run", "listed", "verified", "unlisted", "problems"], [
+        _show(["run", "listed", "verified", "unlisted", "problems"], [
             (c.run_dir.name, c.listed, c.verified, c.unlisted, len(c.problems))
-            for c in checks]))
+            for c in checks])
         for check in checks:
             for problem in check.problems:
                 err.print(f"[red]problem:[/red] {escape(problem)}", highlight=False,
@@ -667,7 +702,7 @@ def _list_sites() -> None:
             continue
         rows.append((p.name, p.title, p.base_url or "(the demo server)", p.timezone,
                      ", ".join(p.languages)))
-    out.print(_table(["site", "title", "base url", "time zone", "languages"], rows))
+    _show(["site", "title", "base url", "time zone", "languages"], rows)
     for line in broken:
         err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     if broken:
@@ -717,10 +752,10 @@ def sites_calibrate(
                           "with_structured_data": found.with_structured_data,
                           "fields": {n: vars(f) for n, f in found.fields.items()}}))
     else:
-        out.print(_table(["field", "selector", "agreement", "pages", "kept"],
+        _show(["field", "selector", "agreement", "pages", "kept"],
                          calibration.rows(found),
                          title=f"{site}: {found.with_structured_data} of {found.pages} pages "
-                               "with structured data"))
+                               "with structured data")
     if save:
         if not found.selectors():
             raise UsageError("nothing agrees well enough to keep (80% of the pages)")

@@ -129,3 +129,82 @@ def test_extract_sites_and_sql(corpus, truth):
 def test_deploy_without_a_server_says_so(corpus):
     result = newscorpus("deploy", cwd=corpus["dir"], env={**corpus["env"], "PREFECT_API_URL": ""})
     assert_one_line_error(result, 2, "PREFECT_API_URL is not set")
+
+
+def _in_terminal(corpus: dict[str, Any], columns: int, *args: str) -> str:
+    """What a command prints in a terminal `columns` wide (a real pseudo-terminal), as text."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import subprocess
+    import termios
+
+    from test_cli import NEWSCORPUS
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([NEWSCORPUS, *args], stdin=follower, stdout=follower,
+                               stderr=subprocess.PIPE, cwd=corpus["dir"],
+                               env={**env, **corpus["env"], "TERM": "xterm-256color"})
+    os.close(follower)
+    printed = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the command ended: the terminal's other side is gone
+            break
+        if not chunk:
+            break
+        printed += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, process.stderr.read()
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", printed.decode()).replace("\r\n", "\n")
+
+
+def _as_printed(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "; ".join(map(str, value))
+    return str(value)
+
+
+ROW_COMMANDS = {
+    "sql": (("sql", "select url, title, tags, published_at from articles order by url "
+                    "limit 5"), None),
+    "quarantine list": (("quarantine", "list", "--all"),
+                        ["run_id", "url", "reasons", "quarantined_at", "released_by"]),
+    "quality --failed": (("quality", "--failed"),
+                         ["run_id", "suite", "expectation", "column", "severity", "success",
+                          "unexpected_count", "unexpected_percent", "reason"]),
+    "validate": (("validate",), ["suite", "expectation", "column", "severity", "success",
+                                 "unexpected_count", "reason"]),
+}
+
+
+@pytest.mark.parametrize("where", ["80 columns", "200 columns", "a pipe"])
+@pytest.mark.parametrize("name", ROW_COMMANDS)
+def test_no_value_is_cut_at_any_width(name, where, corpus):
+    """#22: tables dropped columns and cut URLs in a 120-column terminal, and piped output
+    was cut at 200 columns."""
+    args, shown = ROW_COMMANDS[name]
+    rows = _json(corpus, *args)
+    assert rows, "nothing to print: the check would see nothing"
+    printed = _run(corpus, *args).stdout if where == "a pipe" else \
+        _in_terminal(corpus, int(where.split()[0]), *args)
+    flat = " ".join(printed.split())
+    for row in rows:
+        for column, value in row.items():
+            if shown is None or column in shown:
+                assert " ".join(_as_printed(value).split()) in flat, (column, value)
+
+
+def test_a_url_printed_in_a_narrow_terminal_works_in_quarantine_show(corpus):
+    printed = _in_terminal(corpus, 80, "quarantine", "list", "--all")
+    urls = [line.split(None, 1)[1] for line in printed.splitlines() if line.startswith("url:")]
+    assert urls, printed
+    for url in urls[:3]:
+        assert url in _run(corpus, "quarantine", "show", url).stdout
