@@ -19,9 +19,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+# Plain help (rich_markup_mode=None): Rich markup would eat "[default: …]" in help texts and
+# print a <bool> placeholder after every flag.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Keep a news site's articles as an analytical corpus in DuckDB.")
 out = Console()  # tables: see _show
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        print(f"newscorpus {version('newscorpus')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """The options before any command (the app's help is the Typer's)."""
 err = Console(stderr=True)
 
 DbOption = Annotated[Path | None, typer.Option(

@@ -47,6 +47,19 @@ def test_every_command_has_help(path, tmp_path):
     result = newscorpus(*path, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout and "--help" in result.stdout
+    assert "<bool>" not in result.stdout  # #22: a placeholder after every flag
+
+
+def test_help_shows_the_defaults_and_the_version(tmp_path):
+    """#22: Rich markup ate every "[default: …]" written in a help text; no --version."""
+    shown = " ".join(newscorpus("run", "--help", cwd=tmp_path).stdout.split())
+    assert "[default: $NEWSCORPUS_DB or data/corpus.duckdb]" in shown
+    assert "[default: data/]" in shown and "[default: demo]" in shown
+    from importlib.metadata import version
+
+    printed = newscorpus("--version", cwd=tmp_path)
+    assert printed.returncode == 0
+    assert printed.stdout.strip() == f"newscorpus {version('newscorpus')}"
 
 
 @pytest.fixture(scope="module")
