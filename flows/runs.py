@@ -105,7 +105,8 @@ def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
 
 def _record(db: Path, journal_dir: Path, failure: journal.FailedRun,
             results: pd.DataFrame | None) -> bool:
-    """Record the failed run, and the journal's runs after it; False if it went to the journal."""
+    """Record the failed run, and the journal's runs after it; False if it could not be
+    recorded now (it went to the journal, or, if even that failed, only to the log)."""
     try:
         record_failed_run(db, failure.run, failure.finished_at, failure.error, results)
     except (WarehouseBusyError, WarehouseStorageError, WarehouseReadOnlyError) as unrecorded:

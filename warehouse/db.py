@@ -81,9 +81,7 @@ def require_writable(path: Path) -> None:
     exists, and its folder (DuckDB writes a .wal beside it). Runs call it before they crawl,
     so that a read-only database fails them in a second, not after a whole crawl."""
     path = Path(path)
-    folder = path.resolve().parent
-    while not folder.exists():
-        folder = folder.parent
+    folder = _existing_folder(path)
     if path.exists() and not os.access(path, os.W_OK):
         raise WarehouseReadOnlyError(f"the database {path} is read-only; give a writable one "
                                      "with --db, or NEWSCORPUS_DB")
@@ -92,10 +90,16 @@ def require_writable(path: Path) -> None:
                                      "and its .wal go; give a writable one with --db")
 
 
-def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
+def _existing_folder(path: Path) -> Path:
+    """The nearest folder of `path` that exists: where it will be made."""
     folder = path.resolve().parent
     while not folder.exists():
         folder = folder.parent
+    return folder
+
+
+def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
+    folder = _existing_folder(path)
     disk = folder
     while not os.path.ismount(disk):
         disk = disk.parent
