@@ -4,7 +4,7 @@
 
 STAGE is where the process kills itself: `extract` (as the extraction finishes, after the
 crawl, with pages extracted in worker processes meanwhile), `validate` (as the suite starts)
-or `load` (inside the load's transaction, after the merge into `articles`).
+or `load` (inside the load's transaction, once the batch is merged into `articles`).
 A kill during the crawl needs no help: the test kills the process group from outside.
 """
 
@@ -42,7 +42,7 @@ def main() -> None:
     elif stage == "validate":
         process.validate = _kill_on(process.validate, lambda *a, **k: True)
     elif stage == "load":
-        queries.run = _kill_on(queries.run, lambda con, name, **k: name == "merge_articles",
+        queries.run = _kill_on(queries.run, lambda con, name, **k: name == "insert_new_articles",
                                after=True)
     else:
         raise SystemExit(f"unknown stage {stage!r}")

@@ -21,7 +21,8 @@ from warehouse.db import load_fts, rollback, writing
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
 LOAD_STEPS = ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
-              "merge_articles", "touch_not_modified", "refresh_tags", "unindex_changed",
+              "update_changed_articles", "touch_seen_articles", "insert_new_articles",
+              "touch_not_modified", "refresh_tags", "unindex_changed",
               "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "record_site_zone", "unstage")

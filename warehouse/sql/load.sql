@@ -44,11 +44,10 @@ SELECT a.article_id, a.version, a.version_seen_at, CAST($seen_at AS TIMESTAMPTZ)
 FROM articles a JOIN run_outcomes o USING (article_id)
 WHERE o.outcome = 'updated';
 
--- name: merge_articles
-MERGE INTO articles AS a
-USING (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
-ON a.article_id = s.article_id
-WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
+-- Three statements, not one MERGE with two WHEN MATCHED actions: DuckLake runs a MERGE
+-- with one UPDATE action only. Run in this order, inside the load's transaction.
+-- name: update_changed_articles
+UPDATE articles AS a SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
     modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
@@ -57,21 +56,29 @@ WHEN MATCHED AND a.content_hash <> s.content_hash THEN UPDATE SET
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
     last_seen_at = s.seen_at, last_run_id = s.run_id
+FROM (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
+WHERE a.article_id = s.article_id AND a.content_hash <> s.content_hash;
+
+-- name: touch_seen_articles
 -- A re-fetch with no change only records that the article was seen; reprocessing an
 -- archive sees nothing new, so it leaves unchanged rows alone.
-WHEN MATCHED AND $mode <> 'reprocess' THEN UPDATE SET
+UPDATE articles AS a SET
     labels = s.labels, authors = s.authors, last_seen_at = s.seen_at, last_run_id = s.run_id
-WHEN NOT MATCHED THEN INSERT (
+FROM (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
+WHERE a.article_id = s.article_id AND a.content_hash = s.content_hash AND $mode <> 'reprocess';
+
+-- name: insert_new_articles
+INSERT INTO articles (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
     content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site,
     authors)
-VALUES (
-    s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
-    s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url,
-    s.image_caption,
-    s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at, s.seen_at,
-    s.seen_at, s.run_id, $site, s.authors);
+SELECT s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
+       s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url,
+       s.image_caption, s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at,
+       s.seen_at, s.seen_at, s.run_id, $site, s.authors
+FROM articles_staging s
+WHERE s.run_id = $run_id AND s.article_id NOT IN (SELECT article_id FROM articles);
 
 -- name: touch_not_modified
 -- A conditional re-fetch answered 304: the stored version is still current.
