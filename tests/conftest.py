@@ -60,6 +60,32 @@ def demo() -> Iterator[RunningSite]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[dict[str, Any]]:
+    """One throwaway PostgreSQL cluster for the session (tests/postgres.py), in a folder of
+    its own under /tmp: the server's user cannot enter pytest's, which are root's alone."""
+    import postgres as pg
+
+    with pg.cluster(Path(tempfile.mkdtemp(prefix="newscorpus-pg-")), free_port()) as server:
+        yield server
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A fresh, empty warehouse of each backend: a DuckDB file, or a lake whose catalog is a
+    new database on the session's PostgreSQL."""
+    if request.param == "duckdb":
+        return tmp_path / "c.duckdb"
+    import postgres as pg
+
+    from warehouse.lake import Lake
+
+    name = "lake_" + request.node.name.split("[")[0].removeprefix("test_")[:40] + \
+        f"_{free_port()}"
+    return Lake(pg.create_database(request.getfixturevalue("postgres"), name),
+                tmp_path / "lake")
+
+
+@pytest.fixture(scope="session")
 def truth(demo: RunningSite) -> dict[str, Any]:
     return get_json(f"{demo.base_url}/__truth__")
 

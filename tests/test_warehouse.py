@@ -22,7 +22,14 @@ from extract.clean import clean
 from extract.record import CORPUS_COLUMNS
 from sites import load_profile
 from spiders.fetches import FETCH_COLUMNS
-from warehouse.db import MIGRATIONS, WarehouseBusyError, WarehouseMissingError, connect
+from warehouse.db import (
+    MIGRATIONS,
+    WarehouseBusyError,
+    WarehouseMissingError,
+    connect,
+    load_fts,
+)
+from warehouse.lake import Lake
 from warehouse.load import AccountingError, Batch, RunInfo, load_run
 
 BASE = "http://127.0.0.1:9"
@@ -56,7 +63,7 @@ def run_info(run_id: str, at: datetime = T0, timezone: str = "Europe/Kyiv") -> R
                    timezone=timezone, archive_dir="/nowhere")
 
 
-def table_checksums(db: Path) -> dict[str, tuple]:
+def table_checksums(db: Path | Lake) -> dict[str, tuple]:
     con = connect(db, read_only=True)
     try:
         return {t: con.execute(f"SELECT count(*), bit_xor(hash(x)) FROM {t} AS x").fetchone()
@@ -66,8 +73,8 @@ def table_checksums(db: Path) -> dict[str, tuple]:
         con.close()
 
 
-def test_migrations_apply_once(tmp_path):
-    db = tmp_path / "c.duckdb"
+def test_migrations_apply_once(warehouse):
+    db = warehouse
     connect(db).close()
     con = connect(db)
     try:
@@ -77,8 +84,8 @@ def test_migrations_apply_once(tmp_path):
         con.close()
 
 
-def test_articles_table_follows_the_record(tmp_path):
-    con = connect(tmp_path / "c.duckdb")
+def test_articles_table_follows_the_record(warehouse):
+    con = connect(warehouse)
     try:
         columns = [r[0] for r in con.execute("DESCRIBE articles").fetchall()]
         staging = [r[0] for r in con.execute("DESCRIBE articles_staging").fetchall()]
@@ -88,8 +95,8 @@ def test_articles_table_follows_the_record(tmp_path):
     assert sorted(staging) == sorted([*CORPUS_COLUMNS, "run_id", "seen_at"])
 
 
-def test_reloading_a_run_is_a_no_op(tmp_path):
-    db = tmp_path / "c.duckdb"
+def test_reloading_a_run_is_a_no_op(warehouse):
+    db = warehouse
     first = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)
     before = table_checksums(db)
     again = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)
@@ -97,8 +104,8 @@ def test_reloading_a_run_is_a_no_op(tmp_path):
     assert table_checksums(db) == before
 
 
-def test_an_edit_becomes_current_and_the_old_text_is_kept(tmp_path):
-    db = tmp_path / "c.duckdb"
+def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
+    db = warehouse
     load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
     later = T0 + timedelta(hours=1)
     summary = load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
@@ -119,8 +126,8 @@ def test_an_edit_becomes_current_and_the_old_text_is_kept(tmp_path):
     assert not body.endswith("An edit.")
 
 
-def test_a_load_that_does_not_add_up_leaves_nothing(tmp_path):
-    db = tmp_path / "c.duckdb"
+def test_a_load_that_does_not_add_up_leaves_nothing(warehouse):
+    db = warehouse
     load_run(db, run_info("r1"), make_batch([0, 1]), T0)
     before = table_checksums(db)
     bad = make_batch([2, 3])
@@ -147,6 +154,45 @@ def lock_held(db: Path, seconds: float) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_search_index_follows_each_load(warehouse):
+    db = warehouse
+    load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
+    later = T0 + timedelta(hours=1)
+    load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    con = connect(db, read_only=True)
+    load_fts(con)  # the stemmer the search macro calls
+    try:
+        found = con.execute("SELECT a.body FROM search_articles('edit') s "
+                            "JOIN articles a USING (article_id)").fetchall()
+        indexed = con.execute("SELECT count(*), count(DISTINCT article_id) FROM search_docs"
+                              ).fetchone()
+    finally:
+        con.close()
+    assert [body.endswith("An edit.") for (body,) in found] == [True]  # the new text only
+    assert indexed == (3, 3)  # one row per article, though one was indexed twice
+
+
+def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
+    db = warehouse
+    held = make_batch([0, 1])
+    page = held.articles.iloc[[1]]
+    held = Batch(held.articles.iloc[[0]], held.fetches.assign(
+        outcome=["loaded", "quarantined"]), pd.DataFrame({
+            "article_id": page["article_id"], "url": page["url"],
+            "reasons": [["published_at is missing"]], "record": ["{}"]}), held.validation)
+    first = load_run(db, run_info("r1"), held, T0)
+    assert (first["new"], first["quarantined"]) == (1, 1)
+    later = T0 + timedelta(hours=1)
+    second = load_run(db, run_info("r2", later), make_batch([0, 1]), later)
+    assert (second["new"], second["unchanged"]) == (1, 1)
+    con = connect(db, read_only=True)
+    try:
+        rows = con.execute("SELECT url, reasons, released_by FROM quarantine").fetchall()
+    finally:
+        con.close()
+    assert rows == [(page["url"].iloc[0], ["published_at is missing"], "r2")]
 
 
 def test_busy_database_is_one_clear_error(tmp_path):

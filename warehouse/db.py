@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.lake import Lake, open_lake
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 VIEWS = Path(__file__).with_name("views")
 # How long pipeline steps wait for another process to release the file. Interactive commands
@@ -109,15 +111,46 @@ def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
         f"disk mounted at {disk}): {str(error).splitlines()[0]}")
 
 
-def connect(path: Path, read_only: bool = False,
+def connect(target: Path | Lake, read_only: bool = False,
             wait: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the corpus; for writing, create it and apply pending migrations first.
+    """Open the corpus, a DuckDB file or a lake; for writing, create it and apply pending
+    migrations first.
 
-    While another process holds the file, retry for `wait` seconds (default: what is left of
-    the `one_lock_wait` block's wait, else $NEWSCORPUS_LOCK_WAIT or 300), then raise
-    WarehouseBusyError.
+    While another process holds a DuckDB file, retry for `wait` seconds (default: what is left
+    of the `one_lock_wait` block's wait, else $NEWSCORPUS_LOCK_WAIT or 300), then raise
+    WarehouseBusyError. A lake has no such lock: its writers and readers commit snapshots.
     """
-    path = Path(path)
+    if isinstance(target, Lake):
+        con, created = open_lake(target, read_only), False
+    else:
+        target = Path(target)
+        con, created = _open_file(target, read_only, wait)
+    con.execute("SET TimeZone = 'UTC'")
+    # No progress bars on stdout (a search-index rebuild at 50k articles drew one): a run
+    # reports through its logs and its own bars.
+    con.execute("SET enable_progress_bar = false")
+    # Never fetch extensions from the network; fts comes from its wheel (load_fts).
+    con.execute("SET autoinstall_known_extensions = false")
+    if not read_only:
+        try:
+            migrate(con)
+            for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
+                con.execute(view.read_text(encoding="utf-8"))
+        except duckdb.Error as error:
+            con.close()
+            if isinstance(target, Path):
+                if created:  # never leave a half-made database for the next run to trip on
+                    for leftover in (target, target.with_name(target.name + ".wal")):
+                        leftover.unlink(missing_ok=True)
+                if _is_storage(error):
+                    raise storage_error(target, error) from error
+            raise
+    return con
+
+
+def _open_file(path: Path, read_only: bool,
+               wait: float | None) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """A connection to the DuckDB file, and whether this open created it."""
     if read_only and not path.exists():
         raise WarehouseMissingError(
             f"no database at {path}; run `newscorpus run` first, or pass --db PATH")
@@ -135,26 +168,7 @@ def connect(path: Path, read_only: bool = False,
     finally:
         if budget:
             budget.left = max(0.0, budget.left - waited)
-    con.execute("SET TimeZone = 'UTC'")
-    # No progress bars on stdout (a search-index rebuild at 50k articles drew one): a run
-    # reports through its logs and its own bars.
-    con.execute("SET enable_progress_bar = false")
-    # Never fetch extensions from the network; fts comes from its wheel (load_fts).
-    con.execute("SET autoinstall_known_extensions = false")
-    if not read_only:
-        try:
-            migrate(con)
-            for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
-                con.execute(view.read_text(encoding="utf-8"))
-        except duckdb.Error as error:
-            con.close()
-            if created:  # never leave a half-made database behind for the next run to trip on
-                for leftover in (path, path.with_name(path.name + ".wal")):
-                    leftover.unlink(missing_ok=True)
-            if _is_storage(error):
-                raise storage_error(path, error) from error
-            raise
-    return con
+    return con, created
 
 
 def _open(path: Path, read_only: bool, wait: float) -> tuple[duckdb.DuckDBPyConnection, float]:
@@ -185,7 +199,8 @@ def _is_storage(error: BaseException) -> bool:
 
 
 @contextmanager
-def reading(path: Path, wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def reading(path: Path | Lake,
+            wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for the length of a `with` block."""
     con = connect(path, read_only=True, wait=wait)
     try:
@@ -195,14 +210,14 @@ def reading(path: Path, wait: float | None = None) -> Iterator[duckdb.DuckDBPyCo
 
 
 @contextmanager
-def writing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(path: Path | Lake) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection (the database created and migrated) for a `with` block; a write
     that fails for want of space is a WarehouseStorageError that names the path."""
     con = connect(path)
     try:
         yield con
     except duckdb.Error as error:
-        if _is_storage(error):
+        if isinstance(path, Path) and _is_storage(error):
             raise storage_error(path, error) from error
         raise
     finally:
@@ -234,8 +249,9 @@ def _holder(message: str) -> str:
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the .sql files in migrations/ that this database has not seen, in order."""
+    # No PRIMARY KEY: DuckLake has none (a version is inserted once, after the check below).
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())")
+                "(version VARCHAR NOT NULL, applied_at TIMESTAMPTZ)")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     pending = [script for script in sorted(MIGRATIONS.glob("*.sql")) if script.stem not in done]
@@ -245,7 +261,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(script.read_text(encoding="utf-8"))
-            con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [script.stem])
+            con.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, now())",
+                        [script.stem])
             con.execute("COMMIT")
         except Exception:
             rollback(con)

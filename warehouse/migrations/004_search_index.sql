@@ -16,9 +16,10 @@ CREATE TABLE search_terms (
     term       VARCHAR NOT NULL,
     tf         INTEGER NOT NULL
 );
--- The articles indexed, with their length in words (BM25 normalizes by it).
+-- The articles indexed, with their length in words (BM25 normalizes by it). No PRIMARY KEY:
+-- DuckLake has none; the load deletes an article's row before it writes a new one.
 CREATE TABLE search_docs (
-    article_id VARCHAR PRIMARY KEY,
+    article_id VARCHAR NOT NULL,
     words      INTEGER NOT NULL
 );
 
