@@ -665,7 +665,8 @@ def archive_verify(
     """Check that each run's WARC files hold every response its manifest lists, whole, at
     its offset, for its URL and size, with digests that verify. Exit 1 if any does not."""
     from config.settings import data_dir as data_folder
-    from spiders.archive_check import check_run, run_dirs
+    from spiders.archive_check import check_run
+    from spiders.manifest import run_dirs
 
     root = data_folder(data_dir) / "archive"
     folders = run_dirs(root) if not runs else [_run_folder(run, root) for run in runs]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spiders.archive_reader import ArchiveReadError, Response, responses
-from spiders.manifest import MANIFEST_NAME, Fetched, read_manifest
+from spiders.manifest import Fetched, read_manifest
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,6 @@ class ArchiveCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def run_dirs(archive_root: Path) -> list[Path]:
-    """Every run folder under `<data dir>/archive/<site>/` (backfill chunks included)."""
-    return sorted(path.parent for path in archive_root.rglob(MANIFEST_NAME))
 
 
 def check_run(run_dir: Path) -> ArchiveCheck:

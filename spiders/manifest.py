@@ -136,6 +136,11 @@ def read_manifest(run_dir: Path) -> list[ManifestEvent]:
     return ManifestReader(run_dir).new_events()
 
 
+def run_dirs(archive_root: Path) -> list[Path]:
+    """Every folder under `archive_root` that holds a crawl's manifest (backfill chunks too)."""
+    return sorted(path.parent for path in archive_root.rglob(MANIFEST_NAME))
+
+
 def discovery_summary(run_dir: Path) -> dict[str, Any]:
     """What found the crawl's article URLs (`discovered_by`: listing, sitemap, rss, plan) and
     what the crawl noticed (`notices`), for the run's summary."""
