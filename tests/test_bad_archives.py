@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import sql_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli import newscorpus
@@ -123,8 +124,6 @@ def test_reprocess_of_a_damaged_archive_fails_naming_it_and_changes_nothing(
     after = checksums(db)
     assert {t: v for t, v in after.items() if t != "crawl_runs"} == \
         {t: v for t, v in before.items() if t != "crawl_runs"}
-    from conftest import sql_rows
-
     [(status, error)] = sql_rows(db, "SELECT status, error FROM crawl_runs "
                                      "WHERE mode = 'reprocess'")
     assert status == "failed" and f"{warc}: the record at offset {torn.offset}" in error

@@ -208,6 +208,8 @@ def test_no_value_is_cut_at_any_width(name, where, corpus):
     assert rows, "nothing to print: the check would see nothing"
     printed = _run(corpus, *args).stdout if where == "a pipe" else \
         _in_terminal(corpus, int(where.split()[0]), *args)
+    if where == "a pipe":  # tab-separated, under a header of the columns shown
+        assert printed.splitlines()[0].split("\t") == (shown or list(rows[0]))
     flat = " ".join(printed.split())
     for row in rows:
         for column, value in row.items():

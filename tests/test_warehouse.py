@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -28,6 +29,7 @@ from warehouse.db import (
     WarehouseMissingError,
     connect,
     load_fts,
+    reading,
 )
 from warehouse.lake import Lake
 from warehouse.load import AccountingError, Batch, RunInfo, load_run
@@ -104,11 +106,16 @@ def test_reloading_a_run_is_a_no_op(warehouse):
     assert table_checksums(db) == before
 
 
-def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
-    db = warehouse
+def _load_with_an_edit(db: Path | Lake) -> tuple[datetime, dict[str, Any]]:
+    """Run r1 loads three articles; run r2, an hour later, finds the second one edited."""
     load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
     later = T0 + timedelta(hours=1)
-    summary = load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    return later, load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+
+
+def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
+    db = warehouse
+    later, summary = _load_with_an_edit(db)
     assert (summary["new"], summary["updated"], summary["unchanged"]) == (0, 1, 2)
     con = connect(db, read_only=True)
     try:
@@ -157,19 +164,13 @@ def lock_held(db: Path, seconds: float) -> Iterator[None]:
 
 
 def test_the_search_index_follows_each_load(warehouse):
-    db = warehouse
-    load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
-    later = T0 + timedelta(hours=1)
-    load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
-    con = connect(db, read_only=True)
-    load_fts(con)  # the stemmer the search macro calls
-    try:
+    _load_with_an_edit(warehouse)
+    with reading(warehouse) as con:
+        load_fts(con)  # the stemmer the search macro calls
         found = con.execute("SELECT a.body FROM search_articles('edit') s "
                             "JOIN articles a USING (article_id)").fetchall()
         indexed = con.execute("SELECT count(*), count(DISTINCT article_id) FROM search_docs"
                               ).fetchone()
-    finally:
-        con.close()
     assert [body.endswith("An edit.") for (body,) in found] == [True]  # the new text only
     assert indexed == (3, 3)  # one row per article, though one was indexed twice
 
@@ -187,11 +188,8 @@ def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
     later = T0 + timedelta(hours=1)
     second = load_run(db, run_info("r2", later), make_batch([0, 1]), later)
     assert (second["new"], second["unchanged"]) == (1, 1)
-    con = connect(db, read_only=True)
-    try:
+    with reading(db) as con:
         rows = con.execute("SELECT url, reasons, released_by FROM quarantine").fetchall()
-    finally:
-        con.close()
     assert rows == [(page["url"].iloc[0], ["published_at is missing"], "r2")]
 
 
