@@ -64,6 +64,23 @@ class Discovery:
     overlap_minutes: int = 60
 
 
+# The layers extraction tries for each field, in its default order (extract/article.py; a
+# test holds the two together): what `<field>_layers` may name.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "title": ("jsonld", "microdata", "meta", "selector", "learned", "generic"),
+    "subtitle": ("jsonld", "microdata", "meta", "selector", "learned"),
+    "body": ("jsonld", "microdata", "selector", "learned", "generic", "trafilatura"),
+    "section": ("jsonld", "meta", "selector"),
+    "lang": ("jsonld", "meta", "generic"),
+    "published_at": ("jsonld", "microdata", "meta", "selector", "learned", "time", "dateline",
+                     "textdate", "htmldate"),
+    "modified_at": ("jsonld", "microdata", "meta"),
+    "tags": ("selector", "learned", "generic", "jsonld", "meta"),
+    "authors": ("jsonld", "microdata", "meta", "selector", "generic"),
+    "image_url": ("jsonld", "meta", "selector"),
+}
+
+
 @with_config(_STRICT_KEYS)
 @dataclass(frozen=True)
 class ArticleLayout:
@@ -266,7 +283,14 @@ def _section(kind: type[T], data: dict[str, Any], table: str, path: Path) -> T:
 def _article(data: dict[str, Any], path: Path) -> ArticleLayout:
     selectors = {k: v for k, v in data.items() if not k.endswith("_layers")}
     layers = {k.removesuffix("_layers"): v for k, v in data.items() if k.endswith("_layers")}
-    return _section(ArticleLayout, {**selectors, "layers": layers}, "article", path)
+    layout = _section(ArticleLayout, {**selectors, "layers": layers}, "article", path)
+    for name, order in layout.layers.items():
+        if name not in LAYERS:
+            raise ProfileError(f"{path}: [article] {name}_layers: unknown key")
+        if unknown := [layer for layer in order if layer not in LAYERS[name]]:
+            raise ProfileError(f"{path}: [article] {name}_layers: unknown layer {unknown[0]!r}"
+                               f" (one of {', '.join(LAYERS[name])})")
+    return layout
 
 
 def _check_patterns(rules: DateRules, path: Path) -> None:

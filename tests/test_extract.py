@@ -201,3 +201,68 @@ def test_microdata_and_dublin_core_give_title_time_and_authors(markup, layer):
     assert record.published_at == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
     assert record.authors == ["Ann Lee"]
     assert record.provenance["title"] == record.provenance["authors"] == layer
+
+
+@pytest.mark.parametrize(("around", "expected", "layer"), [
+    # Printed under the headline, in formats and languages the profile's pattern does not know.
+    ("<h1>Grid repairs go on</h1><p>12.01.2022</p>", "2022-01-12", "textdate"),
+    ("<h1>Grid repairs go on</h1><span>Stand: 19.10.2019 11:05 Uhr</span>", "2019-10-19",
+     "textdate"),
+    ("<h1>Grid repairs go on</h1><div>January 19, 2020 /  12:25 PM</div>", "2020-01-19",
+     "textdate"),
+    # Just above it; and set in several elements, so the headline is several text lines.
+    ("<div>06.11.2023</div><h1><span>Grid</span> repairs go on</h1>", "2023-11-06", "textdate"),
+    # A date line far below, in a feed: not the article's. htmldate's search has the last word.
+    ("<h1>Grid repairs go on</h1>" + "<p>x</p>" * 20 + "<p>01.02.2021</p>", None, None),
+])
+def test_generic_dates_come_from_the_line_by_the_headline(around, expected, layer):
+    text = "<p>" + "The crews worked through the night to restore power to the city. " * 3 + \
+        "</p>"
+    html = (f'<html><body><main>{around}<div class="text">{text}</div></main>'
+            '<footer>© 01.01.2020</footer></body></html>').encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    if layer:
+        assert record.published_at.date().isoformat() == expected
+        assert record.provenance["published_at"] == layer
+    else:
+        assert record.provenance.get("published_at") != "textdate"
+
+
+def test_a_day_without_its_time_is_opt_in():
+    """The espreso site prints times: a page whose date it cannot read is quarantined, not
+    loaded at midnight by the day-only layers."""
+    html = (b"<html><body><h1>Grid repairs go on</h1><p>12.01.2022</p><p>" + b"Text. " * 40
+            + b"</p></body></html>")
+    assert extract_article(html, f"{BASE}/a", PROFILE).published_at is None
+
+
+def test_the_layers_a_profile_may_name_are_those_extraction_tries(monkeypatch):
+    """`sites.profile.LAYERS` checks profiles when they load; it must list each field's layers
+    as extraction offers them, in the same (default) order."""
+    from extract.article import Page
+    from sites.profile import LAYERS
+
+    offered = {}
+    choose = Page.choose
+
+    def spy(self, name, *layers):
+        offered[name] = tuple(layer for layer, _ in layers)
+        return choose(self, name, *layers)
+
+    monkeypatch.setattr(Page, "choose", spy)
+    extract_article(*page(0), PROFILE)
+    assert offered == LAYERS
+
+
+def test_a_misspelt_layer_is_one_error_naming_the_profile(tmp_path, monkeypatch):
+    from sites.profile import ProfileError
+
+    monkeypatch.setenv("NEWSCORPUS_SITES", str(tmp_path))
+    (tmp_path / "mine.toml").write_text('extends = "generic"\n[article]\n'
+                                        'body_layers = ["trafilatur"]\n')
+    with pytest.raises(ProfileError, match=r"mine\.toml: \[article\] body_layers: unknown "
+                                           r"layer 'trafilatur' \(one of jsonld,"):
+        load_profile("mine")
+    (tmp_path / "mine.toml").write_text('extends = "generic"\n[article]\nbdy_layers = []\n')
+    with pytest.raises(ProfileError, match=r"\[article\] bdy_layers: unknown key"):
+        load_profile("mine")
