@@ -11,6 +11,7 @@ profile may reorder a field's layers (`<field>_layers`). The page is parsed once
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -175,12 +176,18 @@ class Page:
     @cached_property
     def headline_node(self) -> LexborNode | None:
         """The page's headline element: the profile's, else the `<h1>` that is not the
-        site's name (some sites set their logo in an `<h1>`)."""
+        site's name (some sites set their logo in an `<h1>`), else the `<h2>` that reads as
+        the title the page declares (some set the headline in an `<h2>`)."""
         if node := self.css(self.layout.title):
             return node
         site_names = {n.casefold() for n in self.site_names}
-        return next((h for h in self.tree.css("h1")
-                     if (text_of(h) or "").casefold() not in site_names and text_of(h)), None)
+        if h1 := next((h for h in self.tree.css("h1")
+                       if (text_of(h) or "").casefold() not in site_names and text_of(h)), None):
+            return h1
+        declared = {content.normal(html.unescape(t)) for t in
+                    (self.ld.get("headline"), self.meta1("og:title")) if isinstance(t, str)}
+        return next((h for h in self.tree.css("h2") if content.normal(text_of(h)) in declared),
+                    None)
 
     @cached_property
     def site_names(self) -> list[str]:
@@ -191,14 +198,17 @@ class Page:
     @cached_property
     def lines(self) -> list[str]:
         """The visible text of the page's body, one line per text node."""
-        return content.visible_lines(self.tree.body)
+        return self._lines[0]
 
     @cached_property
     def headline_at(self) -> int | None:
         """Where in `lines` the headline ends: its last text node, as a headline set in
         several elements (a kicker, a `<span>`) is several lines."""
-        own = content.visible_lines(self.headline_node)
-        return next((i for i, line in enumerate(self.lines) if own and line == own[-1]), None)
+        return self._lines[1]
+
+    @cached_property
+    def _lines(self) -> tuple[list[str], int | None]:
+        return content.lines_around(self.tree.body, self.headline_node)
 
     @cached_property
     def before_text(self) -> list[str]:
@@ -442,7 +452,9 @@ def body(page: Page, known: list[str | None]) -> tuple[str | None, str | None]:
         ("learned", lambda: None if selected is not None else body_text(learned)),
         ("generic", lambda: None if selected is not None or learned is not None
          or page.main is None else page.main.text(known)),
-        ("trafilatura", lambda: content.without_known(_trafilatura(page.html), known)))
+        ("trafilatura", lambda: content.without_known(
+            _trafilatura(page.html), [*known, text_of(page.headline_node)],
+            content.link_texts(page.tree))))
 
 
 def extract_article(body_bytes: bytes, url: str, profile: SiteProfile,

@@ -24,6 +24,7 @@ from typing import Any
 from selectolax.lexbor import LexborNode
 
 from extract.article import Page, tag_slugs, text_of
+from extract.content import normal
 from sites import SiteProfile
 from sites.dates import parse_date_line
 
@@ -50,10 +51,6 @@ class Calibration:
         """The learned selectors that agree well enough to use, by ArticleLayout field."""
         return {name: f.selector for name, f in self.fields.items()
                 if f.agreement >= MIN_AGREEMENT}
-
-
-def _normal(text: str | None) -> str:
-    return " ".join((text or "").split()).casefold()
 
 
 def selector_of(node: LexborNode) -> str | None:
@@ -130,20 +127,20 @@ def _gather(page: Page, fields: dict[str, _Field]) -> None:
     for name, key in (("title", "headline"), ("subtitle", "description")):
         value = page.ld.get(key)
         if isinstance(value, str) and value.strip():
-            _text_field(page, fields[name], _normal(value))
+            _text_field(page, fields[name], normal(value))
     if (moment := _published(page)) is not None:
         _date_field(page, fields["date"], moment)
-    keywords = {_normal(k) for k in page.ld.get("keywords") or [] if isinstance(k, str)}
+    keywords = {normal(k) for k in page.ld.get("keywords") or [] if isinstance(k, str)}
     if keywords:
         _tags_field(page, fields["tags"], keywords)
 
 
 def _text_field(page: Page, field: _Field, want: str) -> None:
     def holds(node: LexborNode) -> bool:
-        return _normal(text_of(node)) == want
+        return normal(text_of(node)) == want
 
     def check(selector: str) -> bool:
-        return _normal(text_of(page.tree.css_first(selector))) == want
+        return normal(text_of(page.tree.css_first(selector))) == want
 
     field.add(_smallest(page, holds), check)
 
@@ -159,11 +156,11 @@ def _date_field(page: Page, field: _Field, moment: datetime) -> None:
 
 
 def _tags_field(page: Page, field: _Field, keywords: set[str]) -> None:
-    links = [a for a in page.tree.css("a[href]") if _normal(text_of(a)) in keywords]
+    links = [a for a in page.tree.css("a[href]") if normal(text_of(a)) in keywords]
 
     def check(selector: str) -> bool:
         chosen = page.tree.css(selector)
-        return {_normal(text_of(a)) for a in chosen} == keywords and bool(tag_slugs(chosen))
+        return {normal(text_of(a)) for a in chosen} == keywords and bool(tag_slugs(chosen))
 
     field.add({f"{parent} a" for a in links
                if a.parent is not None and (parent := selector_of(a.parent))}, check)

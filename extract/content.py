@@ -24,8 +24,13 @@ _BOILERPLATE = {"tag", "tags", "share", "sharing", "social", "related", "feed", 
                 "advert", "ads", "banner", "menu", "nav", "navigation", "footer", "sidebar",
                 "readmore", "recommended", "popular", "latest", "trending", "widget", "topics",
                 "keywords"}
-_LABEL_LINE = re.compile(r"^(tags|topics|read also|read more|related|see also|more news|share)"
-                         r"\s*:?\s*$", re.I)
+_LABEL_LINE = re.compile(r"^(tags|topics|read also|read more|related|see also|more news|share|"
+                         r"don'?t miss|most read)\s*:?\s*$", re.I)
+# What starts a feed entry's line ("READ MORE: <headline>") or a bullet ("• ").
+_ENTRY_LEAD = re.compile(r"^(?:•\s*|(?:[^\W\d_]+\s+){0,2}[^\W\d_]+\s*:\s*)", re.I)
+# A tag after a feed entry's headline ("... after eating marmot [INSIGHT]").
+_ENTRY_TAIL = re.compile(r"\s*\[[^\]]{1,20}\]\s*$")
+_MIN_LINK = 12  # characters of link text below which a link is a button, not a headline
 _MIN_PARAGRAPH = 25  # characters: shorter text blocks are captions, labels, buttons
 _MIN_TEXT = 120  # characters of paragraphs below which no element is taken for the content
 _LINKY = 0.5  # a part whose text is at least this much link text is a list of links
@@ -56,18 +61,34 @@ def join_blocks(found: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> str
 
 def visible_lines(node: LexborNode | None) -> list[str]:
     """Every visible text node's text under `node`, in order (scripts and styles left out)."""
+    return lines_around(node, None)[0]
+
+
+def lines_around(node: LexborNode | None, mark: LexborNode | None) -> tuple[list[str], int | None]:
+    """`visible_lines(node)`, and the index of the last line of `mark` in them (None: `mark`
+    is not under `node` or holds no text). Found by the node, not by its text, so a
+    breadcrumb or a ticker that repeats the headline above it is not taken for it."""
     if node is None:
-        return []
+        return [], None
     lines: list[str] = []
-    stack = [node]
+    before, end = 0, None  # where `mark`'s lines start and end
+    stack: list[LexborNode | None] = [node]
+    marked = mark.mem_id if mark is not None else None
     while stack:
         current = stack.pop()
-        if current.tag == "-text":
+        if current is None:  # the end of `mark`'s subtree
+            end = len(lines) - 1 if lines else None
+        elif current.tag == "-text":
             if text := (current.text_content or "").strip():
                 lines.append(text)
         elif current.tag not in ("script", "style", "noscript", "template"):
+            if current.mem_id == marked:
+                before = len(lines)
+                stack.append(None)
             stack.extend(reversed(list(current.iter(include_text=True))))
-    return lines
+    if end is not None and end < before:  # `mark` held no text
+        end = None
+    return lines, end
 
 
 def _words(node: LexborNode) -> set[str]:
@@ -88,7 +109,8 @@ def _link_share(node: LexborNode) -> tuple[float, int]:
     return (linked / text if text else 0.0), len(links)
 
 
-def _normal(text: str | None) -> str:
+def normal(text: str | None) -> str:
+    """Text compared as a reader sees it: spaces collapsed, case folded."""
     return " ".join((text or "").split()).casefold()
 
 
@@ -114,25 +136,45 @@ class MainContent:
 
 def _drop_leading(kept: list[tuple[str, str]], known: list[str | None]) -> list[tuple[str, str]]:
     """Without the leading blocks that repeat `known` texts (printed above the body)."""
-    repeated = {_normal(t) for t in known if t}
+    repeated = {normal(t) for t in known if t}
     start = 0
-    while start < len(kept) and _normal(kept[start][1]) in repeated:
+    while start < len(kept) and normal(kept[start][1]) in repeated:
         start += 1
     return kept[start:]
 
 
-def without_known(text: str | None, known: list[str | None]) -> str | None:
+def without_known(text: str | None, known: list[str | None],
+                  links: frozenset[str] = frozenset()) -> str | None:
     """A generic extractor's text (paragraphs blank-line separated) without the headline and
-    lead it starts with, and without label lines ("Tags:")."""
+    lead it starts with, and without what is not prose: label lines ("Tags:"), and paragraphs
+    that are the whole text of a link on the page (`links`, from `link_texts`): feed entries
+    ("READ MORE: <headline>") and buttons ("• Print Article"), which such an extractor keeps
+    as text because it drops the links. A link that reads as its address is a source the
+    text cites, and stays."""
     if not text:
         return None
-    kept = [("p", p) for p in text.split("\n\n") if not _LABEL_LINE.match(p.strip())]
+    kept = [("p", p) for p in (p.strip() for p in text.split("\n\n"))
+            if not _LABEL_LINE.match(p) and not _is_link(p, links)]
     return "\n\n".join(p for _, p in _drop_leading(kept, known)) or None
+
+
+def link_texts(tree: LexborHTMLParser) -> frozenset[str]:
+    """The normalized texts of the page's links, which a paragraph of prose never is whole."""
+    return frozenset(text for a in tree.css("a[href]")
+                     if len(text := normal(a.text(separator=" ", strip=True))) >= _MIN_LINK)
+
+
+def _is_link(paragraph: str, links: frozenset[str]) -> bool:
+    text = normal(_ENTRY_TAIL.sub("", paragraph))
+    entry = normal(_ENTRY_LEAD.sub("", text))
+    if not links or entry.startswith(("http://", "https://")):
+        return False
+    return text in links or entry in links
 
 
 def _link_only(text: str, node: LexborNode) -> bool:
     """A list item that is a bare link (a feed entry, a menu item), not a bullet point."""
-    return any(_normal(a.text(strip=True)) == _normal(text) for a in node.css("li a"))
+    return any(normal(a.text(strip=True)) == normal(text) for a in node.css("li a"))
 
 
 def main_content(tree: LexborHTMLParser, known: list[str | None]) -> MainContent | None:
@@ -140,11 +182,11 @@ def main_content(tree: LexborHTMLParser, known: list[str | None]) -> MainContent
 
     `known` texts (the headline, the lead) count for nothing: a page whose text block is
     empty must come out without a body, not with its lead and bylines for one."""
-    repeated = {_normal(t) for t in known if t}
+    repeated = {normal(t) for t in known if t}
     scores: dict[int, tuple[float, LexborNode]] = {}
     for paragraph in tree.css("p"):
         text = paragraph.text(strip=True)
-        if len(text) < _MIN_PARAGRAPH or _normal(text) in repeated \
+        if len(text) < _MIN_PARAGRAPH or normal(text) in repeated \
                 or _inside_boilerplate(paragraph):
             continue
         for weight, ancestor in ((1.0, paragraph.parent), (0.5, _parent(paragraph.parent))):

@@ -266,3 +266,39 @@ def test_a_misspelt_layer_is_one_error_naming_the_profile(tmp_path, monkeypatch)
     (tmp_path / "mine.toml").write_text('extends = "generic"\n[article]\nbdy_layers = []\n')
     with pytest.raises(ProfileError, match=r"\[article\] bdy_layers: unknown key"):
         load_profile("mine")
+
+
+def test_generic_text_leaves_out_feed_entries_buttons_and_the_headline():
+    """trafilatura keeps a link's text as text; a paragraph that is a link whole is a feed
+    entry or a button, unless it reads as an address (a cited source)."""
+    prose = ["The crews worked through the night to restore power to the eastern districts.",
+             "Officials said repairs to the substation would take at least another week.",
+             "By morning most homes had light again, though heating was still patchy."]
+    html = ("<html><body><h1>Grid repairs go on</h1><ul><li><a href='/print'>Print Article</a>"
+            "</li></ul><article>" + "".join(f"<p>{p}</p>" for p in prose[:2])
+            + "<p>READ MORE: <a href='/b'>Storm cuts power to half the city</a></p>"
+            "<p><a href='/c'>Ministers promise faster repairs after outage</a> [INSIGHT]</p>"
+            f"<p>{prose[2]}</p><p>Source: <a href='https://example.org/report'>"
+            "https://example.org/report</a></p></article></body></html>").encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert record.provenance["body"] == "trafilatura"
+    assert record.body.split("\n\n") == [*prose, "Source: https://example.org/report"]
+
+
+def test_the_headline_is_placed_by_its_element_not_by_a_repeat_of_its_text():
+    """A ticker above repeats the headline with an older date; the date line under the real
+    headline wins. A page with no `<h1>` has its headline in the `<h2>` that reads as its
+    declared title."""
+    text = "<p>" + "The crews worked through the night to restore power to the city. " * 3 + \
+        "</p>"
+    ticker = "<div><span>Grid repairs go on</span><span>01.03.2021</span></div>"
+    html = (f"<html><body>{ticker}<main><h1>Grid repairs go on</h1><p>12.01.2022</p>"
+            f'<div class="text">{text}</div></main></body></html>').encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert record.published_at.date().isoformat() == "2022-01-12"
+    html = ('<html><head><meta property="og:title" content="Grid &#039;repairs&#039; go on">'
+            f"</head><body>{ticker}<main><h2>Grid 'repairs' go on</h2><p>12.01.2022</p>"
+            f'<div class="text">{text}</div></main></body></html>').encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert record.published_at.date().isoformat() == "2022-01-12"
+    assert record.provenance["published_at"] == "textdate"
