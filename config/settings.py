@@ -2,6 +2,9 @@
 
 - NEWSCORPUS_DATA_DIR: the folder for archives and the database (default `data/`);
 - NEWSCORPUS_DB: the DuckDB file (default `<data dir>/corpus.duckdb`);
+- NEWSCORPUS_WAREHOUSE: which warehouse holds the corpus: `duckdb` (the default: the DuckDB
+  file above) or `ducklake:postgres:<libpq string>`, a lake whose catalog is in PostgreSQL;
+- NEWSCORPUS_LAKE_DATA: the folder of a lake's Parquet files (default `<data dir>/lake`);
 - NEWSCORPUS_DEMO_PORT: the port of the demo site a run starts (default 8765). A fixed port
   keeps the demo's URLs, and so its article ids, the same from one run to the next;
 - NEWSCORPUS_EXTRACT_WORKERS: processes that extract pages (default one per core; 0 = none,
@@ -22,6 +25,14 @@ def data_dir(override: str | Path | None = None) -> Path:
 
 def db_path(override: str | Path | None = None, data: str | Path | None = None) -> Path:
     return Path(override or os.environ.get("NEWSCORPUS_DB") or data_dir(data) / "corpus.duckdb")
+
+
+def warehouse(override: str | None = None) -> str:
+    return override or os.environ.get("NEWSCORPUS_WAREHOUSE") or "duckdb"
+
+
+def lake_data(override: str | Path | None = None, data: str | Path | None = None) -> Path:
+    return Path(override or os.environ.get("NEWSCORPUS_LAKE_DATA") or data_dir(data) / "lake")
 
 
 def demo_port() -> int:

@@ -31,7 +31,7 @@ from spiders.fetches import fetch_table
 from spiders.manifest import Discovered, read_manifest
 from spiders.plan import CrawlPlan
 from warehouse import state
-from warehouse.db import require_writable
+from warehouse.db import require_writable, target
 from warehouse.load import OUTCOMES, RunInfo
 
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
@@ -68,7 +68,8 @@ def _window(profile: SiteProfile, since: date, until: date) -> tuple[datetime, d
 def backfill(since: date, until: date, site: str = "demo", base_url: str | None = None,
              db: str | None = None, chunk: Literal["day", "week"] = "day",
              concurrency: int = 2, force: bool = False,
-             data_dir: str | None = None) -> dict[str, Any]:
+             data_dir: str | None = None, warehouse: str | None = None,
+             lake_data: str | None = None) -> dict[str, Any]:
     """Load the articles published from `since` to `until` (inclusive, site time), in chunks.
 
     Args:
@@ -77,6 +78,9 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
         site: the site profile; "demo" starts the built-in demo site unless `base_url` is given.
         base_url: override the profile's base URL.
         db: the DuckDB file (default `data/corpus.duckdb`).
+        warehouse: `duckdb` (the default: the file `db`) or `ducklake:postgres:<libpq
+            string>`, a lake whose catalog is in PostgreSQL ($NEWSCORPUS_WAREHOUSE).
+        lake_data: a lake's data folder (default `<data_dir>/lake`, $NEWSCORPUS_LAKE_DATA).
         chunk: one run per "day" or per "week" of publication.
         concurrency: chunk crawls in flight at once (1 to 4).
         force: redo chunks that already completed (new run ids) instead of skipping them.
@@ -88,8 +92,8 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
         raise ValueError(f"concurrency must be 1 to 4, got {concurrency}")
     logger = get_run_logger()
     started = datetime.now(UTC)
-    db_file = settings.db_path(db, data_dir)
-    require_writable(db_file)  # before the discovery crawl, not after the chunks' crawls
+    corpus = target(db, data_dir, warehouse, lake_data)
+    require_writable(corpus)  # before the discovery crawl, not after the chunks' crawls
     with site_profile(site, base_url) as profile:
         root = settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
         start, end = _window(profile, since, until)
@@ -108,7 +112,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
             run_id = f"backfill-{profile.name}-{first:%Y%m%d}-{last:%Y%m%d}"
             if force:
                 run_id = new_run_id(started, f"{run_id}-")
-            elif state.completed(db_file, run_id):
+            elif state.completed(corpus, run_id):
                 skipped += 1
                 continue
             chunk_since, chunk_until = _window(profile, first, last)
@@ -119,7 +123,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
                                  window_since=chunk_since, window_until=chunk_until), urls))
         logger.info("%d chunks already loaded, %d to do", skipped, len(runs))
 
-        known = state.known_urls(db_file, profile)
+        known = state.known_urls(corpus, profile)
 
         def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
             plan = CrawlPlan(mode="urls", urls=urls,
@@ -133,13 +137,13 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
             run, future = pending.pop(0)
             if queue:
                 pending.append(start_crawl(*queue.pop(0)))
-            with recorded(run, db_file, data_dir):
+            with recorded(run, corpus, data_dir):
                 future.result()
                 summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
-                                          db_file)
+                                          corpus)
             for key in COUNTS:
                 totals[key] += int(summary.get(key) or 0)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
-                    **totals}, started, db_file, data_dir)
+                    **totals}, started, corpus, data_dir)
 

@@ -20,30 +20,35 @@ from reports import data_docs
 from sites import load_profile
 from spiders.archive_check import check_run
 from warehouse import state
+from warehouse.db import target
 
 
 @flow(name="nightly_quality")
 def nightly_quality(site: str = "demo", db: str | None = None, data_dir: str | None = None,
-                    archive_days: float = 1.0) -> dict[str, Any]:
+                    archive_days: float = 1.0, warehouse: str | None = None,
+                    lake_data: str | None = None) -> dict[str, Any]:
     """Re-validate a site's stored articles with the current suites, verify the archives of
     its recent runs (as `newscorpus archive verify`), and rebuild the data docs.
 
     Args:
         site: the site profile whose stored articles to check.
         db: the DuckDB file (default `data/corpus.duckdb`).
+        warehouse: `duckdb` (the default: the file `db`) or `ducklake:postgres:<libpq
+            string>`, a lake whose catalog is in PostgreSQL ($NEWSCORPUS_WAREHOUSE).
+        lake_data: a lake's data folder (default `<data_dir>/lake`, $NEWSCORPUS_LAKE_DATA).
         data_dir: where the data docs are written (default `data/`, as `docs/index.html`).
         archive_days: verify the archives of the runs that started this many days back.
     """
     logger = get_run_logger()
-    db_file = settings.db_path(db, data_dir)
-    base_url, articles = state.stored_articles(db_file, site)
+    corpus = target(db, data_dir, warehouse, lake_data)
+    base_url, articles = state.stored_articles(corpus, site)
     results = validate_stored(articles, load_profile(site, base_url))
     since = datetime.now(UTC) - timedelta(days=archive_days)
-    archives = [check_run(folder) for folder in state.recent_archives(db_file, site, since)]
+    archives = [check_run(folder) for folder in state.recent_archives(corpus, site, since)]
     problems = [problem for check in archives for problem in check.problems]
     for problem in problems:
         logger.error("Archive: %s", problem)
-    docs = data_docs.build(db_file, settings.data_dir(data_dir) / "docs")
+    docs = data_docs.build(corpus, settings.data_dir(data_dir) / "docs")
     critical = results[(results["severity"] == "critical") & ~results["success"]]
     markdown = failing_markdown(results) + "\n\n## Archives\n\n" + (
         f"{len(archives)} runs' archives verified, "

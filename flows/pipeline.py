@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -30,11 +29,11 @@ from spiders.fetches import fetch_table
 from spiders.manifest import discovery_summary
 from spiders.plan import CrawlPlan
 from warehouse import state
-from warehouse.db import require_writable
+from warehouse.db import Target, require_writable, target
 from warehouse.load import RunInfo
 
 
-def incremental_plan(db: Path, profile: SiteProfile) -> CrawlPlan:
+def incremental_plan(db: Target, profile: SiteProfile) -> CrawlPlan:
     """Known URLs, and the cutoff: the newest article held minus the overlap window."""
     newest = state.high_water_mark(db, profile)
     overlap = timedelta(minutes=profile.discovery.overlap_minutes)
@@ -46,7 +45,8 @@ def incremental_plan(db: Path, profile: SiteProfile) -> CrawlPlan:
 def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | None = None,
                   mode: Literal["incremental", "full"] = "incremental", max_pages: int = 0,
                   data_dir: str | None = None,
-                  drift_threshold: float | None = None) -> dict[str, Any]:
+                  drift_threshold: float | None = None, warehouse: str | None = None,
+                  lake_data: str | None = None) -> dict[str, Any]:
     """Crawl a site once and load its new and changed articles into the DuckDB corpus.
 
     Args:
@@ -54,6 +54,9 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             unless `base_url` is given.
         base_url: override the profile's base URL.
         db: the DuckDB file (default `data/corpus.duckdb`).
+        warehouse: `duckdb` (the default: the file `db`) or `ducklake:postgres:<libpq
+            string>`, a lake whose catalog is in PostgreSQL ($NEWSCORPUS_WAREHOUSE).
+        lake_data: a lake's data folder (default `<data_dir>/lake`, $NEWSCORPUS_LAKE_DATA).
         mode: "incremental" fetches what is new or changed since the corpus's newest article
             (everything, on an empty corpus); "full" re-crawls every listing page.
         max_pages: listing pages to crawl at most; 0 = no limit.
@@ -62,25 +65,25 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             the run is stopped as layout drift (default $NEWSCORPUS_DRIFT_THRESHOLD or 0.5).
     """
     started = datetime.now(UTC)
-    db_file = settings.db_path(db, data_dir)
+    corpus = target(db, data_dir, warehouse, lake_data)
     with site_profile(site, base_url) as profile:
         run_id = new_run_id(started)
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
         run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,
                       timezone=profile.timezone,
                       started_at=started, archive_dir=str(run_dir), flow_run_id=flow_run_id())
-        with recorded(run, db_file, data_dir):
-            require_writable(db_file)  # before the crawl, not after it
-            plan = incremental_plan(db_file, profile) if mode == "incremental" \
+        with recorded(run, corpus, data_dir):
+            require_writable(corpus)  # before the crawl, not after it
+            plan = incremental_plan(corpus, profile) if mode == "incremental" \
                 else CrawlPlan(mode=mode)
             threading.Thread(target=preload, name="preload-gx", daemon=True).start()
             with ArchiveExtraction(profile, run_dir) as extraction:
                 crawl(profile, run_dir, run_id, unwalked(plan), max_pages, unwalked(extraction))
                 fetches = fetch_table(run_dir)
                 require_discovery_pages(fetches, profile)
-                summary = process_archive(profile, run, fetches, db_file, drift_threshold,
+                summary = process_archive(profile, run, fetches, corpus, drift_threshold,
                                           extraction=extraction)
-            return publish({**summary, **discovery_summary(run_dir)}, started, db_file,
+            return publish({**summary, **discovery_summary(run_dir)}, started, corpus,
                            data_dir)
 
 

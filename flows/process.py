@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,6 +25,7 @@ from flows.runs import WAREHOUSE_LIMIT, global_limit, unwalked
 from reports import progress
 from sites import SiteProfile
 from warehouse import state
+from warehouse.db import Target
 from warehouse.load import Batch, RunInfo, load_run
 
 
@@ -54,7 +54,7 @@ def split_batch(rows: pd.DataFrame) -> CleanBatch:
 
 @task(cache_policy=NO_CACHE)
 def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
-                   db: Path) -> Validation:
+                   db: Target) -> Validation:
     volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode))
     result = validate(quality.validation_frame(batch.articles, profile),
                       quality.validation_params(profile, run.started_at, volume))
@@ -96,7 +96,7 @@ def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -
 
 
 @task(cache_policy=NO_CACHE)
-def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
+def load(db: Target, run: RunInfo, batch: Batch) -> dict[str, Any]:
     """Publish the run. Not retried: while another process holds the database, opening it
     waits what is left of the run's lock wait (warehouse/db.py, `one_lock_wait`), and a retry
     would wait again.
@@ -109,7 +109,7 @@ def load(db: Path, run: RunInfo, batch: Batch) -> dict[str, Any]:
         return load_run(db, run, batch, datetime.now(UTC))
 
 
-def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Path,
+def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, db: Target,
                     drift_threshold: float | None = None,
                     extraction: ArchiveExtraction | None = None) -> dict[str, Any]:
     """Archived responses -> extract -> clean -> validate -> load, for one run.

@@ -25,6 +25,7 @@ from reports import data_docs
 from reports.summary import markdown_summary
 from warehouse import journal
 from warehouse.db import (
+    Target,
     WarehouseBusyError,
     WarehouseReadOnlyError,
     WarehouseStorageError,
@@ -80,7 +81,7 @@ def global_limit(name: str) -> Iterator[None]:
 
 
 @contextmanager
-def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
+def recorded(run: RunInfo, db: Target, data_dir: str | None) -> Iterator[None]:
     """The frame of one run: its opens of the database share one lock wait; when the block
     raises, the run is recorded as failed with its cause (a drift alarm with the validation
     results that raised it), then the error is re-raised.
@@ -103,7 +104,7 @@ def recorded(run: RunInfo, db: Path, data_dir: str | None) -> Iterator[None]:
         _replay(db, journal_dir)
 
 
-def _record(db: Path, journal_dir: Path, failure: journal.FailedRun,
+def _record(db: Target, journal_dir: Path, failure: journal.FailedRun,
             results: pd.DataFrame | None) -> bool:
     """Record the failed run, and the journal's runs after it; False if it could not be
     recorded now (it went to the journal, or, if even that failed, only to the log)."""
@@ -123,7 +124,7 @@ def _record(db: Path, journal_dir: Path, failure: journal.FailedRun,
     return True
 
 
-def _replay(db: Path, journal_dir: Path) -> None:
+def _replay(db: Target, journal_dir: Path) -> None:
     if replayed := journal.replay(db, journal_dir):
         get_run_logger().info("Recorded %d failed runs kept in %s: %s", len(replayed),
                               journal_dir, ", ".join(replayed))
@@ -133,7 +134,7 @@ def _cause(error: BaseException) -> str:
     return str(error) if isinstance(error, DriftError) else f"{type(error).__name__}: {error}"
 
 
-def publish(summary: dict[str, Any], started: datetime, db: Path,
+def publish(summary: dict[str, Any], started: datetime, db: Target,
             data_dir: str | None = None) -> dict[str, Any]:
     """Add the timing, refresh the data docs, publish the summary as a Prefect artifact."""
     docs = data_docs.build(db, settings.data_dir(data_dir) / "docs")

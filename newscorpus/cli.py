@@ -44,6 +44,13 @@ err = Console(stderr=True)
 
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="DuckDB file [default: $NEWSCORPUS_DB or data/corpus.duckdb]")]
+WarehouseOption = Annotated[str | None, typer.Option(
+    "--warehouse", help="`duckdb` (the file --db) or `ducklake:postgres:<libpq string>`, a "
+    "lake with its catalog in PostgreSQL; the password from PGPASSWORD or PGPASSFILE "
+    "[default: $NEWSCORPUS_WAREHOUSE or duckdb]")]
+LakeDataOption = Annotated[Path | None, typer.Option(
+    "--lake-data", help="The lake's data folder [default: $NEWSCORPUS_LAKE_DATA or "
+    "data/lake]")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 WaitOption = Annotated[float, typer.Option(
     "--wait", min=0, help="Seconds to wait while another process holds the database.")]
@@ -103,6 +110,8 @@ def run(
         help="Site profile; `demo` starts the built-in demo site.")] = "demo",
     base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     full: Annotated[bool, typer.Option(
         "--full", help="Re-crawl every listing page instead of only what is new.")] = False,
     max_pages: Annotated[int, typer.Option(min=0, help="Listing pages to crawl; 0 = all.")] = 0,
@@ -115,8 +124,9 @@ def run(
     load_profile(site, base_url)  # fail fast, before Prefect starts, on an unknown site
     _progress_on(as_json)
     summary = _run_flow("news_pipeline", site=site, base_url=base_url,
-                        db=str(db) if db else None, mode="full" if full else "incremental",
-                        max_pages=max_pages, data_dir=str(data_dir) if data_dir else None)
+                        **_where(db, warehouse, lake_data),
+                        mode="full" if full else "incremental", max_pages=max_pages,
+                        data_dir=str(data_dir) if data_dir else None)
     _print_summary(summary, as_json)
 
 
@@ -127,6 +137,8 @@ def backfill(
     site: Annotated[str, typer.Option(help="Site profile.")] = "demo",
     base_url: Annotated[str | None, typer.Option(help="Override the profile's base URL.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     chunk: Annotated[str, typer.Option(help="One run per `day` or `week`.")] = "day",
     concurrency: Annotated[int, typer.Option(min=1, max=4, help="Chunk crawls at once.")] = 2,
     force: Annotated[bool, typer.Option(help="Redo chunks that already completed.")] = False,
@@ -144,8 +156,9 @@ def backfill(
     load_profile(site, base_url)
     _progress_on(as_json)
     summary = _run_flow("backfill", since=first, until=last, site=site, base_url=base_url,
-                        db=str(db) if db else None, chunk=chunk, concurrency=concurrency,
-                        force=force, data_dir=str(data_dir) if data_dir else None)
+                        **_where(db, warehouse, lake_data), chunk=chunk,
+                        concurrency=concurrency, force=force,
+                        data_dir=str(data_dir) if data_dir else None)
     _print_summary(summary, as_json)
 
 
@@ -158,6 +171,8 @@ def reprocess(
     since: Annotated[str | None, typer.Option(help="Articles published from this day.")] = None,
     until: Annotated[str | None, typer.Option(help="Articles published to this day.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-extract archived pages with the current code (no network) and load the result."""
@@ -172,7 +187,7 @@ def reprocess(
 
     try:
         summary = _run_flow("reprocess", site=site, base_url=base_url, run=run_id,
-                            since=first, until=last, db=str(db) if db else None)
+                            since=first, until=last, **_where(db, warehouse, lake_data))
     except NothingToReprocessError as error:
         raise UsageError(str(error)) from None
     _print_summary(summary, as_json)
@@ -244,6 +259,8 @@ def _tracebacks_off_the_console() -> None:
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query; the database is opened read-only.")],
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
     wait: WaitOption = 0,
 ) -> None:
@@ -252,13 +269,14 @@ def sql(
     The query can read the corpus and nothing else: no other files, no network, no settings;
     it is stopped after $NEWSCORPUS_SQL_TIMEOUT seconds (60).
     """
-    from config.settings import db_path
     from warehouse import sandbox
     from warehouse.db import load_fts, reading
+    from warehouse.lake import Lake
 
-    with reading(db_path(db), wait=wait) as con:
+    corpus = _corpus(db, warehouse, lake_data)
+    with reading(corpus, wait=wait) as con:
         load_fts(con)  # the stemmer that search_articles('…') calls
-        sandbox.lock_down(con)
+        sandbox.lock_down(con, [corpus.data_path] if isinstance(corpus, Lake) else [])
         try:
             columns, rows = sandbox.run(con, query)
         except sandbox.RefusedQueryError as error:
@@ -280,16 +298,17 @@ def validate_command(
     run_id: Annotated[str | None, typer.Option(
         "--run", help="Only the articles this run last loaded.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-validate the stored articles with the current suites; exit 1 on a critical failure."""
-    from config.settings import db_path
     from expectations.quality import validate_stored
     from sites import load_profile
     from warehouse.state import stored_articles
 
     try:
-        base_url, articles = stored_articles(db_path(db), site, run_id)
+        base_url, articles = stored_articles(_corpus(db, warehouse, lake_data), site, run_id)
     except LookupError as error:
         raise UsageError(str(error)) from None
     results = validate_stored(articles, load_profile(site, base_url))
@@ -309,10 +328,12 @@ def quality(
     failed_only: Annotated[bool, typer.Option(
         "--failed", help="Only expectations that failed.")] = False,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the last runs' validation results."""
-    _print_query("run_validation", db, as_json, limit=runs,
+    _print_query("run_validation", _corpus(db, warehouse, lake_data), as_json, limit=runs,
                  where=(lambda row: not row["success"]) if failed_only else None,
                  columns=["run_id", "suite", "expectation", "column", "severity", "success",
                           "unexpected_count", "unexpected_percent", "reason"])
@@ -326,10 +347,12 @@ app.add_typer(quarantine_app, name="quarantine")
 def quarantine_list(
     show_all: Annotated[bool, typer.Option("--all", help="Include released rows.")] = False,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the pages held back, with their reasons."""
-    _print_query("quarantine_list", db, as_json, all=show_all,
+    _print_query("quarantine_list", _corpus(db, warehouse, lake_data), as_json, all=show_all,
                  columns=["run_id", "url", "reasons", "quarantined_at", "released_by"])
 
 
@@ -337,9 +360,11 @@ def quarantine_list(
 def quarantine_show(
     key: Annotated[str, typer.Argument(help="A URL or article id.")],
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
 ) -> None:
     """Show a held-back record, as it was extracted, and why it was held back."""
-    rows = _query("quarantine_show", db, key=key)
+    rows = _query("quarantine_show", _corpus(db, warehouse, lake_data), key=key)
     if not rows:
         raise UsageError(f"nothing in quarantine for {key}")
     for row in rows:
@@ -357,6 +382,8 @@ def quarantine_release(
     base_url: Annotated[str | None, typer.Option(
         help="Base URL the archives were crawled from.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-extract held-back pages from the archive with the current code (no network).
@@ -364,11 +391,12 @@ def quarantine_release(
     Pages that now pass validation are loaded and their quarantine rows marked released;
     the others stay held, with their new reasons.
     """
-    held = [row["url"] for row in _query("quarantined_urls", db, urls=urls or None)]
+    held = [row["url"] for row in _query("quarantined_urls", _corpus(db, warehouse, lake_data),
+                                         urls=urls or None)]
     if not held:
         raise UsageError("nothing held in quarantine" + (" for those URLs" if urls else ""))
     summary = _run_flow("reprocess", site=site, base_url=base_url, urls=held,
-                        db=str(db) if db else None)
+                        **_where(db, warehouse, lake_data))
     _print_summary(summary, as_json)
 
 
@@ -472,13 +500,15 @@ def search(
         help="Only articles published from this day.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many results.")] = 10,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search (BM25) over the corpus, best first, with snippets."""
     from reports.search import search as run_search
 
     first = _parse_day(since, "--since") if since else None
-    hits = run_search(_db(db), query, first, limit)
+    hits = run_search(_corpus(db, warehouse, lake_data), query, first, limit)
     if as_json:
         print(json.dumps(hits, default=str, ensure_ascii=False))
         return
@@ -499,6 +529,8 @@ def export(
     since: Annotated[str | None, typer.Option(help="Articles published from this day.")] = None,
     until: Annotated[str | None, typer.Option(help="Articles published to this day.")] = None,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
 ) -> None:
     """Export the articles; Parquet is partitioned by publication date (hive style)."""
     from reports.export import FORMATS
@@ -508,7 +540,7 @@ def export(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     first = _parse_day(since, "--since") if since else None
     last = _parse_day(until, "--until") if until else None
-    written, rows = run_export(_db(db), out_dir, fmt, first, last)
+    written, rows = run_export(_corpus(db, warehouse, lake_data), out_dir, fmt, first, last)
     out.print(f"Exported {rows} articles to {written}")
 
 
@@ -517,17 +549,27 @@ def report(
     out_file: Annotated[Path, typer.Option("--out", help="The HTML file.")] = Path(
         "data/report.html"),
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
 ) -> None:
     """Write a self-contained HTML report with charts (no CDN, no script)."""
     from reports.report import build
 
-    print(build(_db(db), out_file))
+    print(build(_corpus(db, warehouse, lake_data), out_file))
 
 
-def _db(db: Path | None) -> Path:
-    from config.settings import db_path
+def _corpus(db: Path | None, warehouse: str | None, lake_data: Path | None) -> Any:
+    """The corpus the options name (warehouse.db.Target): the DuckDB file, or a lake."""
+    from warehouse.db import target
 
-    return db_path(db)
+    return target(db, None, warehouse, lake_data)
+
+
+def _where(db: Path | None, warehouse: str | None, lake_data: Path | None) -> dict[str, Any]:
+    """The flows' parameters that name the corpus, checked before Prefect starts."""
+    _corpus(db, warehouse, lake_data)
+    return {"db": str(db) if db else None, "warehouse": warehouse,
+            "lake_data": str(lake_data) if lake_data else None}
 
 
 @app.command()
@@ -536,26 +578,26 @@ def docs(
         "data/docs"),
     runs: Annotated[int, typer.Option(min=1, help="How many recent runs.")] = 10,
     db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
 ) -> None:
     """Write the data docs: one offline HTML page of the last runs' validation results."""
-    from config.settings import db_path
     from reports import data_docs
 
-    print(data_docs.build(db_path(db), out_dir, runs))
+    print(data_docs.build(_corpus(db, warehouse, lake_data), out_dir, runs))
 
 
-def _query(name: str, db: Path | None, **params: Any) -> list[dict[str, Any]]:
-    from config.settings import db_path
+def _query(name: str, corpus: Any, **params: Any) -> list[dict[str, Any]]:
     from warehouse import queries
     from warehouse.db import reading
 
-    with reading(db_path(db), wait=0) as con:
+    with reading(corpus, wait=0) as con:
         return queries.rows(con, name, **params)
 
 
-def _print_query(name: str, db: Path | None, as_json: bool, columns: list[str],
+def _print_query(name: str, corpus: Any, as_json: bool, columns: list[str],
                  where: Any = None, **params: Any) -> None:
-    rows = [r for r in _query(name, db, **params) if where is None or where(r)]
+    rows = [r for r in _query(name, corpus, **params) if where is None or where(r)]
     if as_json:
         print(json.dumps(rows, default=str, ensure_ascii=False))
         return
@@ -812,6 +854,7 @@ def main() -> int:
     from sites import BadBaseUrlError, ProfileError
     from spiders.archive_reader import ArchiveReadError
     from warehouse.db import (
+        LakeError,
         WarehouseBusyError,
         WarehouseMissingError,
         WarehouseReadOnlyError,
@@ -820,7 +863,7 @@ def main() -> int:
 
     known: dict[type[Exception], int] = {
         UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
-        WarehouseReadOnlyError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
+        WarehouseReadOnlyError: 2, LakeError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
         WarehouseStorageError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits

@@ -14,13 +14,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from warehouse import queries
-from warehouse.db import reading
+from warehouse.db import Target, reading
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                    autoescape=select_autoescape(["html"]))
 
 
-def build(db: Path, out_dir: Path, runs: int = 10) -> Path:
+def build(db: Target, out_dir: Path, runs: int = 10) -> Path:
     """Write `out_dir/index.html` for the last `runs` runs; returns its path."""
     with reading(db) as con:
         last_runs = queries.rows(con, "last_runs", limit=runs)

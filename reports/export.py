@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from warehouse.db import reading
+from warehouse.db import Target, reading
 
 FORMATS = ("parquet", "csv", "jsonl")
 # Days are publication days in each article's site time zone (the articles_local view).
@@ -17,7 +17,7 @@ WHERE (CAST($since AS DATE) IS NULL OR CAST(published_local AS DATE) >= CAST($si
   AND (CAST($until AS DATE) IS NULL OR CAST(published_local AS DATE) <= CAST($until AS DATE))"""
 
 
-def export(db: Path, out_dir: Path, fmt: str, since: date | None = None,
+def export(db: Target, out_dir: Path, fmt: str, since: date | None = None,
            until: date | None = None) -> tuple[Path, int]:
     """Write the selected articles; returns where, and how many rows."""
     if fmt not in FORMATS:

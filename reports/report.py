@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from warehouse import queries
-from warehouse.db import reading
+from warehouse.db import Target, reading
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                    autoescape=select_autoescape(["html"]))
@@ -83,7 +83,7 @@ def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
     return out
 
 
-def build(db: Path, out: Path) -> Path:
+def build(db: Target, out: Path) -> Path:
     """Write the report to `out` (an .html file); returns its path."""
     with reading(db) as con:
         frames = {

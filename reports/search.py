@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from warehouse import queries
-from warehouse.db import load_fts, reading
+from warehouse.db import Target, load_fts, reading
 
 SNIPPET = 90  # characters either side of the first matching word
 
@@ -23,7 +22,7 @@ def snippet(body: str, query: str) -> str:
     return " ".join(body[start:start + 2 * SNIPPET].split())
 
 
-def search(db: Path, query: str, since: date | None = None,
+def search(db: Target, query: str, since: date | None = None,
            limit: int = 10) -> list[dict[str, Any]]:
     """The best `limit` articles for `query`, published on or after the day `since` (of each
     article's site time); each with its time in UTC and in its site's zone."""

@@ -75,17 +75,23 @@ def _kill_during_crawl(base_url: str, root: Path) -> None:
     process.wait()
 
 
+def kill_inside(stage: str, args: list[str], root: Path) -> None:
+    """`newscorpus ARGS` in `root`, killed by SIGKILL at `stage` (tests/crash_at.py), with
+    what it left running (Prefect's server)."""
+    log = root / "killed.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, str(CRASH_SCRIPT), stage, "--", *args],
+                                   cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        code = process.wait(timeout=300)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    assert code == -signal.SIGKILL, log.read_text()[-2000:]
+
+
 def _kill_inside(stage: str) -> Any:
     def kill(base_url: str, root: Path) -> None:
-        log = root / "killed.log"
-        with open(log, "w") as out:
-            process = subprocess.Popen([sys.executable, str(CRASH_SCRIPT), stage, "--",
-                                        *_cli_args(base_url, root)], cwd=root, stdout=out,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-            code = process.wait(timeout=300)
-        with contextlib.suppress(ProcessLookupError):  # what it left: Prefect's server
-            os.killpg(process.pid, signal.SIGKILL)
-        assert code == -signal.SIGKILL, log.read_text()[-2000:]
+        kill_inside(stage, _cli_args(base_url, root), root)
     return kill
 
 

@@ -1,8 +1,14 @@
 """Opening the warehouse: the one place connections are made.
 
+The corpus is a DuckDB file or a lake (`warehouse.lake.Lake`); `target` says which, from the
+commands' options and the environment, and everything above this module passes that along.
+
 DuckDB allows one writer per file. A second writer, or a writer while anything else holds
 the file, fails at once; that failure becomes `WarehouseBusyError` with one clear line.
-A run opens the file several times (its plan, its validation's history, its load, its
+A lake takes any number of readers and writers, but its writes must not interleave (DuckLake
+has no keys, and concurrent MERGEs duplicate rows), so `writing` holds the lake's write lock,
+an advisory lock in its PostgreSQL catalog, for the length of the block. Readers never wait.
+A run opens the corpus several times (its plan, its validation's history, its load, its
 failure's record); inside `one_lock_wait` those opens share one lock wait, so a busy database
 costs a run the lock wait once, not once per open.
 """
@@ -13,15 +19,20 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from warehouse.lake import Lake, open_lake
+from config import settings
+from warehouse.lake import Lake, LakeError, open_lake
+
+Target = Path | Lake  # where the corpus is
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VIEWS = Path(__file__).with_name("views")
@@ -78,11 +89,33 @@ class WarehouseReadOnlyError(PermissionError):
     """The database, or the folder it lives in, cannot be written."""
 
 
-def require_writable(path: Path) -> None:
+def target(db: str | Path | None = None, data_dir: str | Path | None = None,
+           warehouse: str | None = None, lake_data: str | Path | None = None) -> Target:
+    """The corpus that options (`--db`, `--warehouse`, `--lake-data`, `--data-dir`) and the
+    environment name: the DuckDB file by default, a lake for `ducklake:postgres:…`."""
+    spec = settings.warehouse(warehouse)
+    if spec == "duckdb":
+        return settings.db_path(db, data_dir)
+    if spec.startswith("ducklake:"):
+        if db:
+            raise LakeError("--db names a DuckDB file: give either it or a lake "
+                            "(--warehouse ducklake:…), not both")
+        return Lake(spec.removeprefix("ducklake:"), settings.lake_data(lake_data, data_dir))
+    raise LakeError(f"the warehouse is `duckdb` or `ducklake:postgres:…`, not {spec!r}")
+
+
+def require_writable(corpus: Target) -> None:
     """Raise WarehouseReadOnlyError unless the database can be written: the file, when it
-    exists, and its folder (DuckDB writes a .wal beside it). Runs call it before they crawl,
-    so that a read-only database fails them in a second, not after a whole crawl."""
-    path = Path(path)
+    exists, and its folder (DuckDB writes a .wal beside it); a lake's data folder. Runs call
+    it before they crawl, so that a read-only database fails them in a second, not after a
+    whole crawl."""
+    if isinstance(corpus, Lake):
+        folder = _existing_folder(corpus.data_path / "x")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise WarehouseReadOnlyError(f"cannot write in {folder}, where the lake's data "
+                                         "goes; give a writable one with --lake-data")
+        return
+    path = Path(corpus)
     folder = _existing_folder(path)
     if path.exists() and not os.access(path, os.W_OK):
         raise WarehouseReadOnlyError(f"the database {path} is read-only; give a writable one "
@@ -111,17 +144,18 @@ def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
         f"disk mounted at {disk}): {str(error).splitlines()[0]}")
 
 
-def connect(target: Path | Lake, read_only: bool = False,
+def connect(target: Target, read_only: bool = False,
             wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the corpus, a DuckDB file or a lake; for writing, create it and apply pending
     migrations first.
 
     While another process holds a DuckDB file, retry for `wait` seconds (default: what is left
     of the `one_lock_wait` block's wait, else $NEWSCORPUS_LOCK_WAIT or 300), then raise
-    WarehouseBusyError. A lake has no such lock: its writers and readers commit snapshots.
+    WarehouseBusyError. A lake has no such lock: its readers read snapshots, and its
+    writers migrate under its write lock.
     """
     if isinstance(target, Lake):
-        con, created = open_lake(target, read_only), False
+        con, created = _open_lake(target, read_only), False
     else:
         target = Path(target)
         con, created = _open_file(target, read_only, wait)
@@ -133,9 +167,11 @@ def connect(target: Path | Lake, read_only: bool = False,
     con.execute("SET autoinstall_known_extensions = false")
     if not read_only:
         try:
-            migrate(con)
-            for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
-                con.execute(view.read_text(encoding="utf-8"))
+            with lake_lock(target, wait) if isinstance(target, Lake) \
+                    else contextlib.nullcontext():
+                migrate(con)
+                for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
+                    con.execute(view.read_text(encoding="utf-8"))
         except duckdb.Error as error:
             con.close()
             if isinstance(target, Path):
@@ -158,8 +194,7 @@ def _open_file(path: Path, read_only: bool,
         require_writable(path)
         path.parent.mkdir(parents=True, exist_ok=True)
     created = not read_only and not path.exists()
-    budget = _shared.get() if wait is None else None
-    allowed = wait if wait is not None else budget.left if budget else lock_wait()
+    allowed, budget = _allowance(wait)
     try:
         con, waited = _open(path, read_only, allowed)
     except WarehouseBusyError:
@@ -169,6 +204,78 @@ def _open_file(path: Path, read_only: bool,
         if budget:
             budget.left = max(0.0, budget.left - waited)
     return con, created
+
+
+def _allowance(wait: float | None) -> tuple[float, _Budget | None]:
+    """The seconds an open may wait for a lock, and the budget it draws on (if any)."""
+    budget = _shared.get() if wait is None else None
+    return (wait if wait is not None else budget.left if budget else lock_wait()), budget
+
+
+# The advisory lock key of a lake's writers, in its catalog database.
+_LAKE_LOCK = 0x6E65_7773  # "news"
+_held: set[tuple[Lake, int]] = set()  # (lake, thread) pairs that hold the lock
+
+
+@contextmanager
+def lake_lock(lake: Lake, wait: float | None = None) -> Iterator[None]:
+    """Hold the lake's write lock for a `with` block; reentrant within a thread.
+
+    The lock is a PostgreSQL advisory lock, held by a connection of its own: when the
+    process dies, even by SIGKILL, the connection drops and the lock goes with it. It waits
+    as a DuckDB file's lock does (`wait`, else the `one_lock_wait` budget), then raises
+    WarehouseBusyError.
+    """
+    key = (lake, threading.get_ident())
+    if key in _held:
+        yield
+        return
+    import psycopg
+
+    allowed, budget = _allowance(wait)
+    started = time.monotonic()
+    try:
+        pg = psycopg.connect(lake.catalog.removeprefix("postgres:"), autocommit=True)
+    except psycopg.OperationalError as error:
+        raise LakeError(f"cannot reach the lake's catalog {lake.catalog}: "
+                        f"{str(error).strip().splitlines()[0]}") from None
+    with pg:
+        try:
+            while not _try_lock(pg):
+                if time.monotonic() - started >= allowed:
+                    raise WarehouseBusyError(
+                        f"the lake {lake} is being written by another process "
+                        f"(waited {round(allowed, 1):g} s, NEWSCORPUS_LOCK_WAIT={lock_wait():g})"
+                        "; wait for it to finish and retry")
+                time.sleep(0.2)
+        finally:
+            if budget:
+                budget.left = max(0.0, budget.left - (time.monotonic() - started))
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
+
+
+def _try_lock(pg: Any) -> bool:
+    row = pg.execute("SELECT pg_try_advisory_lock(%s::bigint)", [_LAKE_LOCK]).fetchone()
+    return bool(row and row[0])
+
+
+def _open_lake(lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """open_lake, its failures said in one line: a lake not made yet (read-only), a catalog
+    that cannot be reached."""
+    try:
+        return open_lake(lake, read_only)
+    except duckdb.InvalidInputException as error:
+        if "does not exist" not in str(error):
+            raise
+        raise WarehouseMissingError(f"no lake at {lake}; run `newscorpus run --warehouse "
+                                    "ducklake:…` first") from None
+    except duckdb.IOException as error:
+        cause = str(error).split(": ", 2)[-1].splitlines()[0]
+        raise LakeError(f"cannot reach the lake's catalog {lake.catalog}: {cause}") from None
 
 
 def _open(path: Path, read_only: bool, wait: float) -> tuple[duckdb.DuckDBPyConnection, float]:
@@ -199,7 +306,7 @@ def _is_storage(error: BaseException) -> bool:
 
 
 @contextmanager
-def reading(path: Path | Lake,
+def reading(path: Target,
             wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for the length of a `with` block."""
     con = connect(path, read_only=True, wait=wait)
@@ -210,18 +317,32 @@ def reading(path: Path | Lake,
 
 
 @contextmanager
-def writing(path: Path | Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(path: Target) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection (the database created and migrated) for a `with` block; a write
-    that fails for want of space is a WarehouseStorageError that names the path."""
-    con = connect(path)
+    that fails for want of space is a WarehouseStorageError that names the path. A lake's
+    write lock is held for the whole block."""
+    with lake_lock(path) if isinstance(path, Lake) else contextlib.nullcontext():
+        con = connect(path)
+        try:
+            yield con
+        except duckdb.Error as error:
+            if isinstance(path, Path) and _is_storage(error):
+                raise storage_error(path, error) from error
+            raise
+        finally:
+            con.close()
+
+
+def exists(corpus: Target) -> bool:
+    """Whether the corpus has been made (a run has written to it): readers of a corpus that
+    does not exist yet see nothing, not an error."""
+    if isinstance(corpus, Path):
+        return corpus.exists()
     try:
-        yield con
-    except duckdb.Error as error:
-        if isinstance(path, Path) and _is_storage(error):
-            raise storage_error(path, error) from error
-        raise
-    finally:
-        con.close()
+        connect(corpus, read_only=True).close()
+    except WarehouseMissingError:
+        return False
+    return True
 
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:

@@ -18,7 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from warehouse.db import WarehouseBusyError, WarehouseReadOnlyError, WarehouseStorageError
+from warehouse.db import (
+    Target,
+    WarehouseBusyError,
+    WarehouseReadOnlyError,
+    WarehouseStorageError,
+)
 from warehouse.load import RunInfo, record_failed_run
 
 _TIMES = ("started_at", "window_since", "window_until")
@@ -63,7 +68,7 @@ def pending(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def replay(db: Path, folder: Path) -> list[str]:
+def replay(db: Target, folder: Path) -> list[str]:
     """Record the kept runs; returns their run ids. Stops, keeping the rest, while the
     database still cannot be written."""
     done = []

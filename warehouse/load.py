@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from warehouse import queries
-from warehouse.db import load_fts, rollback, writing
+from warehouse.db import Target, load_fts, rollback, writing
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 # The statements of warehouse/sql/load.sql, in the order one transaction runs them.
@@ -73,7 +72,7 @@ def _check_accounting(summary: dict[str, Any]) -> None:
             + ", ".join(f"{o} {summary[o]}" for o in OUTCOMES) + f" add up to {total}")
 
 
-def load_run(db_path: Path, run: RunInfo, batch: Batch,
+def load_run(db_path: Target, run: RunInfo, batch: Batch,
              finished_at: datetime) -> dict[str, Any]:
     """Load the batch, and index it for search, in one transaction; returns the run's row of
     `crawl_runs` as a dict."""
@@ -102,7 +101,7 @@ def load_run(db_path: Path, run: RunInfo, batch: Batch,
         return summary
 
 
-def record_failed_run(db_path: Path, run: RunInfo, finished_at: datetime, error: str,
+def record_failed_run(db_path: Target, run: RunInfo, finished_at: datetime, error: str,
                       validation: pd.DataFrame | None = None) -> None:
     """Leave a trace of a run that failed before its load (with its validation results, when
     validation stopped it), unless the run already completed."""

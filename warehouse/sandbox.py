@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -24,12 +26,15 @@ class RefusedQueryError(ValueError):
     """A query the sandbox does not run, or stopped."""
 
 
-def lock_down(con: duckdb.DuckDBPyConnection) -> None:
-    """Close a connection to everything but reading what it has attached."""
+def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence[Path] = ()) -> None:
+    """Close a connection to everything but reading what it has attached, and the folders
+    `readable` (a lake's data: its tables are Parquet files there)."""
     threads = os.cpu_count() or 1
     con.execute(f"SET threads = {threads}")
     memory = os.environ.get("NEWSCORPUS_SQL_MEMORY") or DEFAULT_MEMORY
     con.execute(f"SET memory_limit = '{memory.replace(chr(39), '')}'")
+    if readable:
+        con.execute("SET allowed_directories = ?", [[f"{p.resolve()}/" for p in readable]])
     con.execute("SET enable_external_access = false")
     con.execute("SET allow_community_extensions = false")
     con.execute("SET lock_configuration = true")

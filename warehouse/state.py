@@ -14,25 +14,25 @@ import pandas as pd
 from sites import SiteProfile
 from spiders.plan import KnownUrl
 from warehouse import queries
-from warehouse.db import reading
+from warehouse.db import Target, exists, reading
 
 
-def _frame(db: Path, name: str, **params: Any) -> pd.DataFrame:
-    if not Path(db).exists():
+def _frame(db: Target, name: str, **params: Any) -> pd.DataFrame:
+    if not exists(db):
         return pd.DataFrame()
     with reading(db) as con:
         return queries.run(con, name, **params).df()
 
 
-def high_water_mark(db: Path, profile: SiteProfile) -> datetime | None:
+def high_water_mark(db: Target, profile: SiteProfile) -> datetime | None:
     frame = _frame(db, "high_water_mark", site=profile.name)
     value = frame.iloc[0, 0] if len(frame) else None
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
-def known_urls(db: Path, profile: SiteProfile) -> dict[str, KnownUrl]:
+def known_urls(db: Target, profile: SiteProfile) -> dict[str, KnownUrl]:
     """Every URL of the site that needs no blind re-fetch, as the crawl plan takes it."""
-    if not Path(db).exists():
+    if not exists(db):
         return {}
     with reading(db) as con:
         rows = queries.run(con, "known_urls", site=profile.name,
@@ -44,11 +44,11 @@ def known_urls(db: Path, profile: SiteProfile) -> dict[str, KnownUrl]:
     return known
 
 
-def completed(db: Path, run_id: str) -> bool:
+def completed(db: Target, run_id: str) -> bool:
     return len(_frame(db, "completed_run", run_id=run_id)) > 0
 
 
-def archived_responses(db: Path, profile: SiteProfile, run_id: str | None,
+def archived_responses(db: Target, profile: SiteProfile, run_id: str | None,
                        since: datetime | None, until: datetime | None,
                        urls: list[str] | None = None) -> pd.DataFrame:
     """The newest archived 200 answer of each selected article: what reprocessing reads."""
@@ -56,14 +56,14 @@ def archived_responses(db: Path, profile: SiteProfile, run_id: str | None,
                   base_url=profile.base_url + "/")
 
 
-def recent_volume(db: Path, site: str, mode: str) -> float | None:
+def recent_volume(db: Target, site: str, mode: str) -> float | None:
     """The median size of the site's last 10 completed runs of `mode` (None: no such run)."""
     frame = _frame(db, "recent_volume", site=site, mode=mode)
     value = frame.iloc[0, 0] if len(frame) else None
     return None if value is None or pd.isna(value) else float(value)
 
 
-def stored_articles(db: Path, site: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
+def stored_articles(db: Target, site: str, run_id: str | None = None) -> tuple[str, pd.DataFrame]:
     """The base URL the site was last crawled from, and its stored articles (or those a run
     last touched); LookupError when there are none."""
     with reading(db) as con:
@@ -76,7 +76,7 @@ def stored_articles(db: Path, site: str, run_id: str | None = None) -> tuple[str
     return str(base[0]), articles
 
 
-def recent_archives(db: Path, site: str, since: datetime) -> list[Path]:
+def recent_archives(db: Target, site: str, since: datetime) -> list[Path]:
     """The archive folders of the site's completed runs that started since `since`."""
     frame = _frame(db, "recent_archives", site=site, since=since)
     return [Path(folder) for folder in frame["archive_dir"]] if len(frame) else []

@@ -1,0 +1,176 @@
+"""The lake backend end to end (issue #19): the commands on DuckLake, several writers at once,
+and readers that never wait and never see half a run.
+
+Everything is real: `newscorpus` processes, the demo site over HTTP, DuckLake on the session's
+throwaway PostgreSQL (tests/postgres.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import postgres as pg
+import pytest
+from conftest import free_port
+from test_cli import NEWSCORPUS
+from test_crash import CONTENT, kill_inside
+from test_incremental import checksums
+
+from warehouse.db import connect
+from warehouse.lake import Lake
+
+# Four backfill windows of the demo site, a week each, one chunk each.
+WINDOWS = [("2025-01-13", "2025-01-19"), ("2025-01-20", "2025-01-26"),
+           ("2025-01-27", "2025-02-02"), ("2025-02-03", "2025-02-09")]
+READER = """
+import json, sys, time
+from pathlib import Path
+from warehouse.db import connect
+from warehouse.lake import Lake
+lake, stop = Lake(sys.argv[1], Path(sys.argv[2])), Path(sys.argv[3])
+con = connect(lake, read_only=True)  # held open the whole time
+seen = []
+while not stop.exists():
+    seen.append(con.execute("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM "
+                            "crawl_runs WHERE status = 'completed')").fetchone())
+    time.sleep(0.05)
+print(json.dumps(seen))
+"""
+
+
+def _lake(postgres: dict[str, Any], root: Path) -> Lake:
+    return Lake(pg.create_database(postgres, f"lake_{free_port()}"), root / "lake")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path) -> dict[str, Any]:
+    done = subprocess.run([NEWSCORPUS, *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _on(lake: Lake) -> list[str]:
+    return ["--warehouse", f"ducklake:{lake.catalog}", "--lake-data", str(lake.data_path)]
+
+
+def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
+    """`run`, then `sql`, `search`, `quarantine list` and `export` with --warehouse: the
+    loadable articles of /__truth__, and a second run that changes nothing."""
+    lake = _lake(postgres, tmp_path)
+    run = ["run", "--base-url", demo.base_url, "--data-dir", str(tmp_path), *_on(lake), "--json"]
+    first = _cli(*run, cwd=tmp_path)
+    loadable = {a["url"]: a for a in truth["articles"] if a["expected"] == "loaded"}
+    assert (first["status"], first["new"], first["discovered"]) == \
+        ("completed", len(loadable), len(truth["articles"]))
+    assert first["db"].startswith("ducklake:postgres:")
+    rows = _cli("sql", "SELECT url, title FROM articles", *_on(lake), "--json", cwd=tmp_path)
+    assert {r["url"]: r["title"] for r in rows} == {u: a["title"] for u, a in loadable.items()}
+    second = _cli(*run, cwd=tmp_path)
+    assert (second["new"], second["updated"], second["discovered"]) == (0, 0, 0)
+    word = next(a["title"].split()[0] for a in loadable.values() if len(a["title"]) > 20)
+    assert _cli("search", word, *_on(lake), "--json", cwd=tmp_path)
+    held = _cli("quarantine", "list", *_on(lake), "--json", cwd=tmp_path)
+    assert {r["url"] for r in held} == {a["url"] for a in truth["articles"]
+                                        if a["expected"] == "quarantined"}
+    subprocess.run([NEWSCORPUS, "export", "--out", str(tmp_path / "out"), "--format", "jsonl",
+                    *_on(lake)], check=True, capture_output=True, cwd=tmp_path)
+    exported = (tmp_path / "out" / "articles.jsonl").read_text().splitlines()
+    assert len(exported) == len(loadable)
+
+
+def _backfill(demo_url: str, root: Path, window: tuple[str, str],
+              where: list[str]) -> subprocess.Popen[str]:
+    since, until = window
+    return subprocess.Popen(
+        [NEWSCORPUS, "backfill", "--since", since, "--until", until, "--chunk", "week",
+         "--base-url", demo_url, "--data-dir", str(root), *where, "--json"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NEWSCORPUS_EXTRACT_WORKERS": "0"})
+
+
+def test_four_backfills_load_one_lake_at_once_while_a_reader_sees_whole_runs(
+        demo, postgres, tmp_path):
+    """Four processes, four windows, one lake; a fifth process holds a read connection open
+    and counts all along. The loads never wait for it, and every count it saw is a whole
+    number of runs. The lake ends as the four loaded one after another into a DuckDB file."""
+    lake = _lake(postgres, tmp_path / "lake-root")
+    stop = tmp_path / "stop"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    connect(lake).close()  # made, so that the reader can attach before the first load
+    reader = subprocess.Popen([sys.executable, "-c", READER, lake.catalog, str(lake.data_path),
+                               str(stop)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        writers = [_backfill(demo.base_url, tmp_path / "lake-root", window, _on(lake))
+                   for window in WINDOWS]
+        results = [w.communicate(timeout=900) for w in writers]
+    finally:
+        stop.touch()
+        seen = json.loads(reader.communicate(timeout=60)[0])
+    for writer, (stdout, stderr) in zip(writers, results, strict=True):
+        assert writer.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout)["status"] == "completed"
+
+    con = connect(lake, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) - count(DISTINCT article_id) FROM articles"
+                           ).fetchone() == (0,)
+        runs = con.execute("SELECT new FROM crawl_runs WHERE status = 'completed'").fetchall()
+        for row in con.execute("SELECT discovered, new + updated + unchanged + quarantined + "
+                               "failed FROM crawl_runs").fetchall():
+            assert row[0] == row[1]  # the accounting identity, run by run
+    finally:
+        con.close()
+    assert len(runs) == len(WINDOWS)
+    # The runs commit in the order they get the write lock: any k of them make a whole state.
+    news = [new for (new,) in runs]
+    whole = {(sum(chosen), k) for k in range(len(news) + 1)
+             for chosen in itertools.combinations(news, k)}
+    assert len(seen) > 10 and set(map(tuple, seen)) <= whole, (seen, whole)
+    assert len(set(map(tuple, seen))) > 1  # it read while the loads committed
+
+    one_by_one = tmp_path / "file-root"
+    one_by_one.mkdir()
+    db = one_by_one / "corpus.duckdb"
+    for window in WINDOWS:
+        writer = _backfill(demo.base_url, one_by_one, window, ["--db", str(db)])
+        assert writer.wait(timeout=600) == 0, writer.communicate()[1][-3000:]
+    assert checksums(lake, CONTENT) == checksums(db, CONTENT)
+
+
+def test_a_load_killed_in_the_lake_leaves_nothing_and_the_rerun_completes(
+        demo, postgres, tmp_path):
+    """SIGKILL inside the load's transaction (after the new articles are merged): the lake
+    holds nothing of it, its write lock goes with the dead process's connection, and a rerun
+    ends where an uninterrupted run into a DuckDB file does."""
+    lake = _lake(postgres, tmp_path)
+    args = ["run", "--base-url", demo.base_url, "--data-dir", str(tmp_path), *_on(lake)]
+    kill_inside("load", args, tmp_path)
+    con = connect(lake, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    finally:
+        con.close()
+    started = time.monotonic()
+    rerun = _cli(*args, "--json", cwd=tmp_path)
+    assert rerun["status"] == "completed" and rerun["new"] > 0
+    assert time.monotonic() - started < 120  # no wait for a lock the dead process held
+    reference = tmp_path / "reference"
+    _cli("run", "--base-url", demo.base_url, "--data-dir", str(reference), "--db",
+         str(reference / "corpus.duckdb"), "--json", cwd=tmp_path)
+    assert checksums(lake, CONTENT) == checksums(reference / "corpus.duckdb", CONTENT)
+
+
+@pytest.mark.parametrize("spec", ["bogus", "ducklake:mysql:db=x"])
+def test_a_bad_warehouse_is_one_line_before_anything_starts(spec, tmp_path):
+    done = subprocess.run([NEWSCORPUS, "run", "--warehouse", spec], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
