@@ -263,6 +263,10 @@ def sql(
     lake_data: LakeDataOption = None,
     as_json: JsonOption = False,
     wait: WaitOption = 0,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Query a lake as it was: a snapshot version, or a timestamp (ISO "
+        "8601, UTC unless it has an offset); list them with SELECT * FROM "
+        "ducklake_snapshots('lake')")] = None,
 ) -> None:
     """Run a read-only SQL query (SELECT) on the corpus and print the result.
 
@@ -274,7 +278,7 @@ def sql(
     from warehouse.lake import Lake
 
     corpus = _corpus(db, warehouse, lake_data)
-    with reading(corpus, wait=wait) as con:
+    with reading(corpus, wait=wait, as_of=as_of) as con:
         load_fts(con)  # the stemmer that search_articles('…') calls
         sandbox.lock_down(con, [corpus.data_path] if isinstance(corpus, Lake) else [])
         try:

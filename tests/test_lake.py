@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from test_incremental import checksums
 from warehouse.db import connect
 from warehouse.lake import Lake
 
-# Four backfill windows of the demo site, a week each, one chunk each.
+# Four backfill windows of the demo site, a week each (Monday to Sunday), one chunk each.
 WINDOWS = [("2025-01-13", "2025-01-19"), ("2025-01-20", "2025-01-26"),
            ("2025-01-27", "2025-02-02"), ("2025-02-03", "2025-02-09")]
 READER = """
@@ -72,8 +73,16 @@ def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
     assert first["db"].startswith("ducklake:postgres:")
     rows = _cli("sql", "SELECT url, title FROM articles", *_on(lake), "--json", cwd=tmp_path)
     assert {r["url"]: r["title"] for r in rows} == {u: a["title"] for u, a in loadable.items()}
+    version = _cli("sql", "SELECT max(snapshot_id) AS v FROM ducklake_snapshots('lake')",
+                   *_on(lake), "--json", cwd=tmp_path)[0]["v"]
+    between = datetime.now(UTC).isoformat()
     second = _cli(*run, cwd=tmp_path)
     assert (second["new"], second["updated"], second["discovered"]) == (0, 0, 0)
+    runs = "SELECT count(*) AS n FROM crawl_runs"
+    assert _cli("sql", runs, *_on(lake), "--json", cwd=tmp_path) == [{"n": 2}]
+    for as_of in (str(version), between):  # the lake as it was after the first run
+        assert _cli("sql", runs, *_on(lake), "--as-of", as_of, "--json", cwd=tmp_path) \
+            == [{"n": 1}]
     word = next(a["title"].split()[0] for a in loadable.values() if len(a["title"]) > 20)
     assert _cli("search", word, *_on(lake), "--json", cwd=tmp_path)
     held = _cli("quarantine", "list", *_on(lake), "--json", cwd=tmp_path)
@@ -135,12 +144,15 @@ def test_four_backfills_load_one_lake_at_once_while_a_reader_sees_whole_runs(
     assert len(seen) > 10 and set(map(tuple, seen)) <= whole, (seen, whole)
     assert len(set(map(tuple, seen))) > 1  # it read while the loads committed
 
+    # The same four weeks, as one backfill loads them: chunk after chunk, into a file.
     one_by_one = tmp_path / "file-root"
     one_by_one.mkdir()
     db = one_by_one / "corpus.duckdb"
-    for window in WINDOWS:
-        writer = _backfill(demo.base_url, one_by_one, window, ["--db", str(db)])
-        assert writer.wait(timeout=600) == 0, writer.communicate()[1][-3000:]
+    writer = _backfill(demo.base_url, one_by_one, (WINDOWS[0][0], WINDOWS[-1][1]),
+                       ["--db", str(db)])
+    stdout, stderr = writer.communicate(timeout=600)
+    assert writer.returncode == 0, stderr[-3000:]
+    assert json.loads(stdout)["chunks"] == len(WINDOWS)
     assert checksums(lake, CONTENT) == checksums(db, CONTENT)
 
 
@@ -167,9 +179,13 @@ def test_a_load_killed_in_the_lake_leaves_nothing_and_the_rerun_completes(
     assert checksums(lake, CONTENT) == checksums(reference / "corpus.duckdb", CONTENT)
 
 
-@pytest.mark.parametrize("spec", ["bogus", "ducklake:mysql:db=x"])
-def test_a_bad_warehouse_is_one_line_before_anything_starts(spec, tmp_path):
-    done = subprocess.run([NEWSCORPUS, "run", "--warehouse", spec], capture_output=True,
+@pytest.mark.parametrize("args", [["run", "--warehouse", "bogus"],
+                                  ["run", "--warehouse", "ducklake:mysql:db=x"],
+                                  ["run", "--db", "x.duckdb", "--warehouse",
+                                   "ducklake:postgres:dbname=x"],
+                                  ["sql", "SELECT 1", "--as-of", "3", "--db", "x.duckdb"]])
+def test_a_bad_warehouse_is_one_line_before_anything_starts(args, tmp_path):
+    done = subprocess.run([NEWSCORPUS, *args], capture_output=True,
                           text=True, cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1

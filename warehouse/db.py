@@ -144,18 +144,21 @@ def storage_error(path: Path, error: BaseException) -> WarehouseStorageError:
         f"disk mounted at {disk}): {str(error).splitlines()[0]}")
 
 
-def connect(target: Target, read_only: bool = False,
-            wait: float | None = None) -> duckdb.DuckDBPyConnection:
+def connect(target: Target, read_only: bool = False, wait: float | None = None,
+            as_of: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the corpus, a DuckDB file or a lake; for writing, create it and apply pending
     migrations first.
 
     While another process holds a DuckDB file, retry for `wait` seconds (default: what is left
     of the `one_lock_wait` block's wait, else $NEWSCORPUS_LOCK_WAIT or 300), then raise
     WarehouseBusyError. A lake has no such lock: its readers read snapshots, and its
-    writers migrate under its write lock.
+    writers migrate under its write lock. `as_of` opens a lake read-only at that snapshot
+    (a version number or a timestamp); a DuckDB file keeps no snapshots.
     """
+    if as_of and not isinstance(target, Lake):
+        raise LakeError("--as-of reads a lake's snapshots; a DuckDB file keeps none")
     if isinstance(target, Lake):
-        con, created = _open_lake(target, read_only), False
+        con, created = _open_lake(target, read_only or bool(as_of), as_of), False
     else:
         target = Path(target)
         con, created = _open_file(target, read_only, wait)
@@ -263,12 +266,15 @@ def _try_lock(pg: Any) -> bool:
     return bool(row and row[0])
 
 
-def _open_lake(lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """open_lake, its failures said in one line: a lake not made yet (read-only), a catalog
-    that cannot be reached."""
+def _open_lake(lake: Lake, read_only: bool, as_of: str | None) -> duckdb.DuckDBPyConnection:
+    """open_lake, its failures said in one line: a lake not made yet (read-only), a snapshot
+    it does not have, a catalog that cannot be reached."""
     try:
-        return open_lake(lake, read_only)
+        return open_lake(lake, read_only, as_of)
     except duckdb.InvalidInputException as error:
+        if as_of and "snapshot" in str(error).lower():
+            raise LakeError(f"no snapshot {as_of} in the lake: "
+                            f"{str(error).splitlines()[0]}") from None
         if "does not exist" not in str(error):
             raise
         raise WarehouseMissingError(f"no lake at {lake}; run `newscorpus run --warehouse "
@@ -306,10 +312,11 @@ def _is_storage(error: BaseException) -> bool:
 
 
 @contextmanager
-def reading(path: Target,
-            wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for the length of a `with` block."""
-    con = connect(path, read_only=True, wait=wait)
+def reading(path: Target, wait: float | None = None,
+            as_of: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for the length of a `with` block (of a lake, at the snapshot
+    `as_of` when given)."""
+    con = connect(path, read_only=True, wait=wait, as_of=as_of)
     try:
         yield con
     finally:

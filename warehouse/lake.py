@@ -4,9 +4,9 @@
 attaches the lake as `lake` and uses it, so the same migrations, views and named SQL run on
 both. The extensions come from their pinned wheels, never from the network.
 
-This is the first part of issue #19: one writer at a time (DuckLake has no PRIMARY KEY or
-UNIQUE, and concurrent MERGE or UPDATE on one table conflict). The many-writer load
-protocol, the `--warehouse` setting and the commands come next.
+Writers take turns under the lake's write lock (`warehouse.db.lake_lock`): DuckLake has no
+PRIMARY KEY or UNIQUE, and concurrent MERGE or UPDATE on one table conflict or duplicate.
+Readers read snapshots, the newest or one they pin (`as_of`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import importlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -69,8 +70,23 @@ def _extension(package: str, name: str) -> Path:
     return named
 
 
-def open_lake(lake: Lake, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake attached as `lake`, and in use."""
+def snapshot_option(as_of: str) -> str:
+    """The ATTACH option that pins a lake to a snapshot: its version number, or the time
+    (ISO 8601; UTC unless it carries an offset) whose snapshot to read."""
+    if as_of.isdigit():
+        return f"SNAPSHOT_VERSION {int(as_of)}"
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise LakeError(f"--as-of takes a snapshot version or a timestamp, not {as_of!r}") \
+            from None
+    return f"SNAPSHOT_TIME '{(moment if moment.tzinfo else moment.replace(tzinfo=UTC))}'"
+
+
+def open_lake(lake: Lake, read_only: bool = False,
+              as_of: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached as `lake`, and in use; read-only at the
+    snapshot `as_of` when given."""
     con = duckdb.connect()
     try:
         con.execute("SET autoinstall_known_extensions = false")
@@ -79,8 +95,9 @@ def open_lake(lake: Lake, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         con.execute(f"LOAD '{_extension('duckdb_extension_postgres', 'postgres_scanner')}'")
         if not read_only:
             lake.data_path.mkdir(parents=True, exist_ok=True)
-        options = f"DATA_PATH '{lake.data_path}/'" + (", READ_ONLY" if read_only else "")
-        con.execute(f"ATTACH 'ducklake:{lake.catalog}' AS lake ({options})")
+        options = [f"DATA_PATH '{lake.data_path}/'", *(["READ_ONLY"] if read_only else []),
+                   *([snapshot_option(as_of)] if as_of else [])]
+        con.execute(f"ATTACH 'ducklake:{lake.catalog}' AS lake ({', '.join(options)})")
         con.execute("USE lake")
     except BaseException:
         con.close()
