@@ -6,8 +6,10 @@ records must not survive between test runs), no telemetry, and a generous start-
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import tempfile
 import urllib.request
@@ -18,12 +20,15 @@ from typing import Any
 import pytest
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="newscorpus-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
-os.environ.pop("NEWSCORPUS_DB", None)
-os.environ.pop("NEWSCORPUS_DATA_DIR", None)
+# The tests make their own corpora: never the developer's own database or lake.
+for _variable in ("NEWSCORPUS_DB", "NEWSCORPUS_DATA_DIR", "NEWSCORPUS_WAREHOUSE",
+                  "NEWSCORPUS_LAKE_DATA"):
+    os.environ.pop(_variable, None)
 
 from demosite.corpus import build_site  # noqa: E402
 from demosite.server import RunningSite, start  # noqa: E402

@@ -190,3 +190,25 @@ def test_a_bad_warehouse_is_one_line_before_anything_starts(args, tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "data").exists()
+
+
+def test_every_command_that_takes_db_takes_the_warehouse_and_lake_data():
+    import typer
+
+    from newscorpus.cli import app
+
+    def commands(group: Any, prefix: str = "") -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):  # a group (quarantine, archive, sites)
+                found.update(commands(command, f"{prefix}{name} "))
+            else:
+                found[prefix + name] = command
+        return found
+
+    with_db = {name: {p.name for p in command.params} for name, command
+               in commands(typer.main.get_group(app)).items()
+               if "db" in {p.name for p in command.params}}
+    assert len(with_db) >= 12
+    for name, params in with_db.items():
+        assert {"warehouse", "lake_data"} <= params, name

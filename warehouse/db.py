@@ -184,6 +184,9 @@ def connect(target: Target, read_only: bool = False, wait: float | None = None,
                 if _is_storage(error):
                     raise storage_error(target, error) from error
             raise
+        except BaseException:  # a lake's write lock not had in time, an interrupt
+            con.close()
+            raise
     return con
 
 
