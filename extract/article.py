@@ -49,7 +49,8 @@ _DATELINE_WINDOW = 12
 # Lines before the headline searched too, nearest first, for a date in any format: many sites
 # print it just above.
 _ABOVE_HEADLINE = 4
-# A date line is short, and holds 4 to 18 digits (htmldate's own bounds for a date expression).
+# A date line is short (at most this many characters), and it holds 4 to 18 digits (htmldate's
+# own bounds for a date expression).
 _DATE_LINE_CHARS = 50
 
 
@@ -352,12 +353,13 @@ def find_dateline(page: Page) -> tuple[datetime | None, str | None]:
 
 
 def text_date(page: Page) -> datetime | None:
-    """The first date printed around the headline, in any format htmldate reads ("12.01.2022",
-    "January 19, 2020", "15 августа 2016"): below it first, then just above it, nearest first.
+    """The first date printed around the headline, in any format htmldate's rule-based parser
+    reads ("12.01.2022", "January 19, 2020", "24. Januar 2022"): below it first, then just
+    above it, nearest first.
 
     htmldate's own search weighs every date on the page; the date line beside the headline is
     what a reader takes for the publication date. On ../shared/realpages, taking it first and
-    htmldate's answer only where there is none scores 0.943 against htmldate's 0.930.
+    htmldate's answer only where there is none scores 0.946 against htmldate's 0.930.
     """
     start = page.headline_at
     if start is None:

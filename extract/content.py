@@ -30,7 +30,9 @@ _LABEL_LINE = re.compile(r"^(tags|topics|read also|read more|related|see also|mo
 _ENTRY_LEAD = re.compile(r"^(?:•\s*|(?:[^\W\d_]+\s+){0,2}[^\W\d_]+\s*:\s*)", re.I)
 # A tag after a feed entry's headline ("... after eating marmot [INSIGHT]").
 _ENTRY_TAIL = re.compile(r"\s*\[[^\]]{1,20}\]\s*$")
-_MIN_LINK = 12  # characters of link text below which a link is a button, not a headline
+# Characters of link text below which a link ("Home", "More") is too common a text to mark a
+# paragraph that reads the same as not prose.
+_MIN_LINK = 12
 _MIN_PARAGRAPH = 25  # characters: shorter text blocks are captions, labels, buttons
 _MIN_TEXT = 120  # characters of paragraphs below which no element is taken for the content
 _LINKY = 0.5  # a part whose text is at least this much link text is a list of links
