@@ -343,18 +343,6 @@ def writing(path: Target) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def exists(corpus: Target) -> bool:
-    """Whether the corpus has been made (a run has written to it): readers of a corpus that
-    does not exist yet see nothing, not an error."""
-    if isinstance(corpus, Path):
-        return corpus.exists()
-    try:
-        connect(corpus, read_only=True).close()
-    except WarehouseMissingError:
-        return False
-    return True
-
-
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     """Load the full-text search extension from its wheel (no network), or the installed one."""
     try:

@@ -14,14 +14,15 @@ import pandas as pd
 from sites import SiteProfile
 from spiders.plan import KnownUrl
 from warehouse import queries
-from warehouse.db import Target, exists, reading
+from warehouse.db import Target, WarehouseMissingError, reading
 
 
 def _frame(db: Target, name: str, **params: Any) -> pd.DataFrame:
-    if not exists(db):
+    try:
+        with reading(db) as con:
+            return queries.run(con, name, **params).df()
+    except WarehouseMissingError:  # one open, not a check and then an open (a lake's costs)
         return pd.DataFrame()
-    with reading(db) as con:
-        return queries.run(con, name, **params).df()
 
 
 def high_water_mark(db: Target, profile: SiteProfile) -> datetime | None:
@@ -32,11 +33,12 @@ def high_water_mark(db: Target, profile: SiteProfile) -> datetime | None:
 
 def known_urls(db: Target, profile: SiteProfile) -> dict[str, KnownUrl]:
     """Every URL of the site that needs no blind re-fetch, as the crawl plan takes it."""
-    if not exists(db):
+    try:
+        with reading(db) as con:
+            rows = queries.run(con, "known_urls", site=profile.name,
+                               base_url=profile.base_url + "/").fetchall()
+    except WarehouseMissingError:
         return {}
-    with reading(db) as con:
-        rows = queries.run(con, "known_urls", site=profile.name,
-                           base_url=profile.base_url + "/").fetchall()
     known: dict[str, KnownUrl] = {}
     for url, modified, labels, etag, last_modified in rows:
         if url not in known:
