@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pandas as pd
-from prefect import get_run_logger, runtime
+from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE as NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
@@ -23,7 +24,7 @@ from config import settings
 from expectations.quality import DriftError
 from reports import data_docs
 from reports.summary import markdown_summary
-from warehouse import journal
+from warehouse import journal, state
 from warehouse.db import (
     Target,
     WarehouseBusyError,
@@ -31,10 +32,10 @@ from warehouse.db import (
     WarehouseStorageError,
     one_lock_wait,
 )
-from warehouse.load import RunInfo, record_failed_run
+from warehouse.load import RunInfo, merge_staged, record_failed_run
 
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
-WAREHOUSE_LIMIT = "newscorpus-warehouse"  # one load at a time
+WAREHOUSE_LIMIT = "newscorpus-warehouse"  # one merge at a time
 CRAWLS_PER_SITE = 2
 
 
@@ -80,17 +81,38 @@ def global_limit(name: str) -> Iterator[None]:
         yield
 
 
+@task(cache_policy=NO_CACHE)
+def merge(db: Target, run_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Publish every staged run (warehouse/load.py); the merged runs' summaries by run id.
+
+    One merge at a time: merges queue on the global concurrency limit WAREHOUSE_LIMIT, where
+    `newscorpus deploy` created it, and on the warehouse's own lock (DuckDB's, or the lake's
+    write lock) without a server. Not retried: opening the database waits what is left of the
+    run's lock wait (warehouse/db.py, `one_lock_wait`), and a retry would wait again.
+    """
+    with global_limit(WAREHOUSE_LIMIT):
+        merged = merge_staged(db, own=run_id)
+    if earlier := [other for other in merged if other != run_id]:
+        get_run_logger().info("Published %d runs staged earlier and not merged: %s",
+                              len(earlier), ", ".join(earlier))
+    return merged
+
+
 @contextmanager
 def recorded(run: RunInfo, db: Target, data_dir: str | None) -> Iterator[None]:
-    """The frame of one run: its opens of the database share one lock wait; when the block
-    raises, the run is recorded as failed with its cause (a drift alarm with the validation
-    results that raised it), then the error is re-raised.
+    """The frame of one run: its opens of the database share one lock wait; it begins by
+    publishing runs that earlier processes staged and did not merge (killed in the merge), so
+    that this run plans on the corpus as they left it; when the block raises, the run is
+    recorded as failed with its cause (a drift alarm with the validation results that raised
+    it), then the error is re-raised.
 
     A failure the database cannot take now (busy, read-only, or its disk full) is kept in the
     journal, and recorded by the next run that ends here."""
     journal_dir = settings.data_dir(data_dir) / "journal"
     with one_lock_wait():
         try:
+            if state.staged_runs(db):
+                merge(db)
             yield
         except Exception as error:
             get_run_logger().error("Run %s failed: %s", run.run_id, error)

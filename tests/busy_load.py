@@ -3,7 +3,7 @@
 
     python tests/busy_load.py SECONDS -- run --base-url ... --db ... --data-dir ...
 
-Just before the load opens the database, a child process opens it for writing and holds it
+Just before the load (its staging) opens the database, a child process opens it for writing and holds it
 for SECONDS; the time it took hold is written to `held_at` beside the database.
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     from flows import process
     from newscorpus import cli
 
-    load_run = process.load_run
+    stage_run = process.stage_run
 
     def taken(db: Path, *rest: Any, **named: Any) -> Any:
         holder = subprocess.Popen([sys.executable, "-c", (
@@ -30,9 +30,9 @@ def main() -> None:
             stderr=subprocess.DEVNULL, text=True)  # nothing of ours held open: we end first
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         Path(db).with_name("held_at").write_text(str(time.time()))
-        return load_run(db, *rest, **named)
+        return stage_run(db, *rest, **named)
 
-    process.load_run = taken  # type: ignore[assignment]
+    process.stage_run = taken  # type: ignore[assignment]
     sys.argv = ["newscorpus", *args]
     sys.exit(cli.main())
 

@@ -3,8 +3,9 @@
     python tests/crash_at.py STAGE -- run --base-url ... --db ... --data-dir ...
 
 STAGE is where the process kills itself: `extract` (as the extraction finishes, after the
-crawl, with pages extracted in worker processes meanwhile), `validate` (as the suite starts)
-or `load` (inside the load's transaction, once the batch is merged into `articles`).
+crawl, with pages extracted in worker processes meanwhile), `validate` (as the suite starts),
+`stage` (inside the staging transaction, once every row is appended) or `merge` (inside the
+merge's transaction, once the batch is merged into `articles`).
 A kill during the crawl needs no help: the test kills the process group from outside.
 """
 
@@ -41,9 +42,9 @@ def main() -> None:
             extraction.ArchiveExtraction.finish, lambda *a, **k: True)
     elif stage == "validate":
         process.validate = _kill_on(process.validate, lambda *a, **k: True)
-    elif stage == "load":
-        queries.run = _kill_on(queries.run, lambda con, name, **k: name == "insert_new_articles",
-                               after=True)
+    elif stage in ("stage", "merge"):
+        last = "stage_run" if stage == "stage" else "insert_new_articles"
+        queries.run = _kill_on(queries.run, lambda con, name, **k: name == last, after=True)
     else:
         raise SystemExit(f"unknown stage {stage!r}")
     app(args)

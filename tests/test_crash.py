@@ -48,10 +48,13 @@ def _run(base_url: str, root: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(demo, prefect_backend, tmp_path_factory) -> dict[str, tuple]:
+def uninterrupted(demo, prefect_backend, tmp_path_factory) -> dict[str, dict[str, tuple]]:
+    """The checksums after one run, and after a second run into the same corpus."""
     root = tmp_path_factory.mktemp("uninterrupted")
     _run(demo.base_url, root)
-    return checksums(root / "corpus.duckdb", CONTENT)
+    once = checksums(root / "corpus.duckdb", CONTENT)
+    _run(demo.base_url, root)
+    return {"once": once, "twice": checksums(root / "corpus.duckdb", CONTENT)}
 
 
 def _cli_args(base_url: str, root: Path) -> list[str]:
@@ -95,9 +98,12 @@ def _kill_inside(stage: str) -> Any:
     return kill
 
 
-@pytest.mark.parametrize("stage", ["crawl", "extract", "validate", "load"])
+@pytest.mark.parametrize("stage", ["crawl", "extract", "validate", "stage", "merge"])
 def test_rerun_after_a_kill_ends_in_the_uninterrupted_state(stage, demo, uninterrupted,
                                                             tmp_path):
+    """Killed before its batch was staged, a run leaves nothing, and the rerun ends where one
+    run does. Killed in its merge, it leaves its batch staged: the rerun publishes it first,
+    then runs on that corpus, and ends where two runs one after another do."""
     kill = _kill_during_crawl if stage == "crawl" else _kill_inside(stage)
     kill(demo.base_url, tmp_path)
     db = tmp_path / "corpus.duckdb"
@@ -106,11 +112,13 @@ def test_rerun_after_a_kill_ends_in_the_uninterrupted_state(stage, demo, uninter
         try:
             assert con.execute("SELECT count(*) FROM crawl_runs").fetchone()[0] == 0
             assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+            staged = con.execute("SELECT count(*) FROM staged_runs").fetchone()[0]
         finally:
             con.close()
+        assert staged == (stage == "merge")
     summary = _run(demo.base_url, tmp_path)
     assert summary["status"] == "completed"
-    assert checksums(db, CONTENT) == uninterrupted
+    assert checksums(db, CONTENT) == uninterrupted["twice" if stage == "merge" else "once"]
 
 
 def test_a_partial_warc_record_is_never_read(tmp_path):

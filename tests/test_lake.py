@@ -156,26 +156,34 @@ def test_four_backfills_load_one_lake_at_once_while_a_reader_sees_whole_runs(
     assert checksums(lake, CONTENT) == checksums(db, CONTENT)
 
 
-def test_a_load_killed_in_the_lake_leaves_nothing_and_the_rerun_completes(
-        demo, postgres, tmp_path):
-    """SIGKILL inside the load's transaction (after the new articles are merged): the lake
-    holds nothing of it, its write lock goes with the dead process's connection, and a rerun
-    ends where an uninterrupted run into a DuckDB file does."""
+@pytest.mark.parametrize("stage", ["stage", "merge"])
+def test_a_load_killed_in_the_lake_and_rerun_ends_where_uninterrupted_runs_do(
+        stage, demo, postgres, tmp_path):
+    """SIGKILL inside the staging transaction leaves the lake as it was, and the rerun ends
+    where one uninterrupted run into a DuckDB file does. SIGKILL inside the merge (after the
+    new articles are merged) leaves the corpus as it was and the batch staged; the write lock
+    goes with the dead process's connection; the rerun publishes the staged run first, and
+    ends where two runs one after another do."""
     lake = _lake(postgres, tmp_path)
     args = ["run", "--base-url", demo.base_url, "--data-dir", str(tmp_path), *_on(lake)]
-    kill_inside("load", args, tmp_path)
+    kill_inside(stage, args, tmp_path)
     con = connect(lake, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM crawl_runs").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM staged_runs").fetchone() == \
+            ((1,) if stage == "merge" else (0,))
     finally:
         con.close()
     started = time.monotonic()
     rerun = _cli(*args, "--json", cwd=tmp_path)
-    assert rerun["status"] == "completed" and rerun["new"] > 0
+    assert rerun["status"] == "completed"
+    assert (rerun["new"] > 0) == (stage == "stage")
     assert time.monotonic() - started < 120  # no wait for a lock the dead process held
     reference = tmp_path / "reference"
-    _cli("run", "--base-url", demo.base_url, "--data-dir", str(reference), "--db",
-         str(reference / "corpus.duckdb"), "--json", cwd=tmp_path)
+    for _ in range(2 if stage == "merge" else 1):
+        _cli("run", "--base-url", demo.base_url, "--data-dir", str(reference), "--db",
+             str(reference / "corpus.duckdb"), "--json", cwd=tmp_path)
     assert checksums(lake, CONTENT) == checksums(reference / "corpus.duckdb", CONTENT)
 
 

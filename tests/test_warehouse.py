@@ -32,7 +32,7 @@ from warehouse.db import (
     reading,
 )
 from warehouse.lake import Lake
-from warehouse.load import AccountingError, Batch, RunInfo, load_run
+from warehouse.load import AccountingError, Batch, RunInfo, load_run, merge_staged, stage_run
 
 BASE = "http://127.0.0.1:9"
 PROFILE = load_profile("demo", BASE)
@@ -91,10 +91,12 @@ def test_articles_table_follows_the_record(warehouse):
     try:
         columns = [r[0] for r in con.execute("DESCRIBE articles").fetchall()]
         staging = [r[0] for r in con.execute("DESCRIBE articles_staging").fetchall()]
+        fetches = [r[0] for r in con.execute("DESCRIBE fetches_staging").fetchall()]
     finally:
         con.close()
     assert set(CORPUS_COLUMNS) <= set(columns)
-    assert sorted(staging) == sorted([*CORPUS_COLUMNS, "run_id", "seen_at"])
+    assert sorted(staging) == sorted([*CORPUS_COLUMNS, "run_id", "stage_id", "seen_at"])
+    assert sorted(fetches) == sorted([*FETCH_COLUMNS, "run_id", "stage_id"])
 
 
 def test_reloading_a_run_is_a_no_op(warehouse):
@@ -104,6 +106,67 @@ def test_reloading_a_run_is_a_no_op(warehouse):
     again = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)
     assert again == first and first["new"] == 4
     assert table_checksums(db) == before
+
+
+def test_staged_runs_are_published_by_the_next_merge_once_each(warehouse, tmp_path):
+    """Two runs staged and not merged (their processes died, say), the first staged twice (a
+    retry): whoever merges next publishes both, oldest first, the first from its latest stage
+    only, and ends where two loads one after another do."""
+    db = warehouse
+    later = T0 + timedelta(hours=1)
+    assert stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0) is None
+    assert stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0) is None
+    stage_run(db, run_info("r2", later), make_batch([1, 2, 3], edit=1), later)
+    with reading(db) as con:  # staged is not published
+        assert con.execute("SELECT count(*) FROM crawl_runs").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    merged = merge_staged(db)
+    assert list(merged) == ["r1", "r2"]
+    assert (merged["r1"]["new"], merged["r2"]["new"], merged["r2"]["updated"]) == (3, 1, 1)
+    assert merge_staged(db) == {}
+    assert stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0) == merged["r1"]
+    with reading(db) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles"
+                           ).fetchone() == (4, 4)
+        assert _staged(con) == 0
+    reference = tmp_path / "one-after-another.duckdb"
+    load_run(reference, run_info("r1"), make_batch([0, 1, 2]), T0)
+    load_run(reference, run_info("r2", later), make_batch([1, 2, 3], edit=1), later)
+    assert table_checksums(db) == table_checksums(reference)
+
+
+def test_a_lake_stages_while_another_process_holds_the_merge_lane(postgres, tmp_path,
+                                                                   monkeypatch):
+    """Staging takes no lock: it goes through while the write lock is held elsewhere (and
+    waits none of NEWSCORPUS_LOCK_WAIT), and the merge waits its turn."""
+    import threading
+
+    import postgres as pg
+    from conftest import free_port
+
+    from warehouse.db import lake_lock
+
+    lake = Lake(pg.create_database(postgres, f"lake_stage_{free_port()}"), tmp_path / "lake")
+    connect(lake).close()
+    monkeypatch.setenv("NEWSCORPUS_LOCK_WAIT", "1")
+    held, release = threading.Event(), threading.Event()
+
+    def merging_elsewhere() -> None:
+        with lake_lock(lake):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=merging_elsewhere)
+    holder.start()
+    try:
+        assert held.wait(30)
+        assert stage_run(lake, run_info("r1"), make_batch([0, 1]), T0) is None
+        with pytest.raises(WarehouseBusyError, match="being written by another process"):
+            merge_staged(lake)
+    finally:
+        release.set()
+        holder.join()
+    assert merge_staged(lake)["r1"]["new"] == 2
 
 
 def _load_with_an_edit(db: Path | Lake) -> tuple[datetime, dict[str, Any]]:
@@ -133,7 +196,7 @@ def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
     assert not body.endswith("An edit.")
 
 
-def test_a_load_that_does_not_add_up_leaves_nothing(warehouse):
+def test_a_load_that_does_not_add_up_leaves_nothing_but_its_failure(warehouse):
     db = warehouse
     load_run(db, run_info("r1"), make_batch([0, 1]), T0)
     before = table_checksums(db)
@@ -144,9 +207,17 @@ def test_a_load_that_does_not_add_up_leaves_nothing(warehouse):
     assert table_checksums(db) == before
     con = connect(db, read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM crawl_runs WHERE run_id = 'r2'").fetchone() == (0,)
+        assert con.execute("SELECT status, error LIKE '%add up%' FROM crawl_runs "
+                           "WHERE run_id = 'r2'").fetchall() == [("failed", True)]
+        assert _staged(con) == 0  # its stage is gone: it cannot hold up the runs behind it
     finally:
         con.close()
+
+
+def _staged(con: Any) -> int:
+    return sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+               for t in ("staged_runs", "articles_staging", "fetches_staging",
+                         "quarantine_staging", "validation_staging"))
 
 
 @contextmanager

@@ -16,6 +16,7 @@ costs a run the lock wait once, not once per open.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -170,11 +171,10 @@ def connect(target: Target, read_only: bool = False, wait: float | None = None,
     con.execute("SET autoinstall_known_extensions = false")
     if not read_only:
         try:
-            with lake_lock(target, wait) if isinstance(target, Lake) \
-                    else contextlib.nullcontext():
-                migrate(con)
-                for view in sorted(VIEWS.glob("*.sql")):  # views hold no data: always current
-                    con.execute(view.read_text(encoding="utf-8"))
+            if not _up_to_date(con):  # checked first: an up-to-date lake needs no lock
+                with lake_lock(target, wait) if isinstance(target, Lake) \
+                        else contextlib.nullcontext():
+                    migrate(con)
         except duckdb.Error as error:
             con.close()
             if isinstance(target, Path):
@@ -327,11 +327,12 @@ def reading(path: Target, wait: float | None = None,
 
 
 @contextmanager
-def writing(path: Target) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(path: Target, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection (the database created and migrated) for a `with` block; a write
     that fails for want of space is a WarehouseStorageError that names the path. A lake's
-    write lock is held for the whole block."""
-    with lake_lock(path) if isinstance(path, Lake) else contextlib.nullcontext():
+    write lock is held for the whole block, unless `lock` is False: for inserts only, which
+    DuckLake commits side by side (the load's staging)."""
+    with lake_lock(path) if lock and isinstance(path, Lake) else contextlib.nullcontext():
         con = connect(path)
         try:
             yield con
@@ -366,11 +367,38 @@ def _holder(message: str) -> str:
     return f"PID {match.group(1)}" if match else "lock held"
 
 
+def _views_fingerprint() -> str:
+    """What the views of views/ say, as one hash: a database whose views were made from other
+    text gets them again."""
+    digest = hashlib.sha1()
+    for view in sorted(VIEWS.glob("*.sql")):
+        digest.update(view.name.encode() + b"\0" + view.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every migration is applied and the views are current; a read, so that a
+    writer can check it without the lake's write lock."""
+    tables = {row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema()").fetchall()}
+    if not {"schema_migrations", "schema_views"} <= tables:
+        return False
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    views = con.execute("SELECT count(*) FROM schema_views WHERE fingerprint = ?",
+                        [_views_fingerprint()]).fetchone()
+    current = bool(views and views[0])
+    return current and done >= {script.stem for script in MIGRATIONS.glob("*.sql")}
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the .sql files in migrations/ that this database has not seen, in order."""
+    """Apply the .sql files in migrations/ that this database has not seen, in order, then
+    make the views again if their text changed; returns the migrations applied."""
     # No PRIMARY KEY: DuckLake has none (a version is inserted once, after the check below).
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version VARCHAR NOT NULL, applied_at TIMESTAMPTZ)")
+    con.execute("CREATE TABLE IF NOT EXISTS schema_views "
+                "(fingerprint VARCHAR NOT NULL, applied_at TIMESTAMPTZ)")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     pending = [script for script in sorted(MIGRATIONS.glob("*.sql")) if script.stem not in done]
@@ -387,4 +415,19 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             rollback(con)
             raise
         applied.append(script.stem)
+    fingerprint = _views_fingerprint()
+    made = con.execute("SELECT count(*) FROM schema_views WHERE fingerprint = ?",
+                       [fingerprint]).fetchone()
+    if applied or not (made and made[0]):  # views hold no data: made again at no loss
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for view in sorted(VIEWS.glob("*.sql")):
+                con.execute(view.read_text(encoding="utf-8"))
+            con.execute("DELETE FROM schema_views")
+            con.execute("INSERT INTO schema_views (fingerprint, applied_at) VALUES (?, now())",
+                        [fingerprint])
+            con.execute("COMMIT")
+        except Exception:
+            rollback(con)
+            raise
     return applied

@@ -1,30 +1,48 @@
-"""The load step: publish one run's batch into the corpus, in one transaction.
+"""The load protocol: stage a run's batch, then merge staged runs into the corpus.
 
-Idempotent by run id: a run that is already recorded as completed is not loaded again, and a
-load that fails leaves nothing behind (the transaction rolls back). Articles are merged by
-article id, keeping replaced texts in `article_versions`.
+- **Stage.** The run appends its whole batch to the staging tables (migrations/006), in one
+  transaction, insert-only and without the write lock, so many writers stage at once; a
+  commit conflict is retried.
+- **Merge.** One merge step at a time (the write lock of `warehouse.db.writing`, and under
+  Prefect the global concurrency limit of flows/process.py) publishes every staged run, oldest
+  first, each in one transaction: articles merged by id (replaced texts kept in
+  `article_versions`), tags, the search index, quarantine and releases, the fetches, the
+  validation results and the run's row; then its stage is deleted. DuckLake has no keys, and
+  concurrent MERGEs duplicate rows; one merge lane is what keeps ids unique.
+
+It is idempotent by run id: a completed run is neither staged nor merged again. A run killed
+after staging is not lost: the next merge, whoever runs it, publishes it (each run begins with
+one, flows/runs.py). The same protocol runs on a DuckDB file and on a lake.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
+import duckdb
 import pandas as pd
 
 from warehouse import queries
 from warehouse.db import Target, load_fts, rollback, writing
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
-# The statements of warehouse/sql/load.sql, in the order one transaction runs them.
-LOAD_STEPS = ("forget_run", "stage_articles", "classify", "keep_replaced_versions",
+# The statements of warehouse/sql/load.sql that merge one staged run, in order.
+MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
               "update_changed_articles", "touch_seen_articles", "insert_new_articles",
               "touch_not_modified", "refresh_tags", "unindex_changed",
               "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
-              "record_site_zone", "unstage")
+              "record_site_zone")
+# How often a transaction is tried while its commit conflicts with another writer's (a lake).
+COMMIT_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -74,31 +92,119 @@ def _check_accounting(summary: dict[str, Any]) -> None:
 
 def load_run(db_path: Target, run: RunInfo, batch: Batch,
              finished_at: datetime) -> dict[str, Any]:
-    """Load the batch, and index it for search, in one transaction; returns the run's row of
-    `crawl_runs` as a dict."""
-    with writing(db_path) as con:
-        status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
-        if status and status[0] == "completed":
+    """Stage the batch, then merge; returns the run's row of `crawl_runs` as a dict."""
+    if (done := stage_run(db_path, run, batch, finished_at)) is not None:
+        return done
+    return merge_staged(db_path, own=run.run_id)[run.run_id]
+
+
+def stage_run(db_path: Target, run: RunInfo, batch: Batch,
+              finished_at: datetime) -> dict[str, Any] | None:
+    """Append the run's batch to the staging tables, in one transaction; returns the run's
+    summary instead when it has completed already (nothing is staged then)."""
+    articles = batch.articles.assign(provenance=batch.articles["provenance"].map(json.dumps))
+    params = {**run.params(), "finished_at": finished_at}
+    with writing(db_path, lock=False) as con:
+        if _completed(con, run.run_id):
             return _summary(con, run.run_id)
-        articles = batch.articles.assign(
-            provenance=batch.articles["provenance"].map(json.dumps))
         for name, frame in (("batch_articles", articles), ("batch_fetches", batch.fetches),
                             ("batch_quarantine", batch.quarantine),
                             ("batch_validation", batch.validation)):
             con.register(name, frame)
-        params = {**run.params(), "seen_at": run.started_at, "finished_at": finished_at}
+        _transaction(con, partial(queries.run, con, "stage_run", **params,
+                                  stage_id=uuid.uuid4().hex))
+    return None
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    """A run waiting in the staging tables: one row of `staged_runs`, read by the merge."""
+
+    run: RunInfo
+    stage_id: str
+    finished_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StagedRun:
+        row = dict(row)
+        stage_id, finished_at = row.pop("stage_id"), row.pop("finished_at")
+        return cls(RunInfo(**row), stage_id, finished_at)
+
+
+def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str, Any]]:
+    """Publish every staged run, oldest first, each in one transaction; returns the merged
+    runs' summaries by run id (and `own`'s, when it had completed before).
+
+    A run's stage is deleted after its merge commits, in a transaction of its own: a DELETE
+    in the merge's transaction would conflict with the inserts of runs staging meanwhile
+    (DuckLake refuses a delete from a table that another transaction inserted into). A stage
+    whose run completed is only deleted, so a merge never publishes a run twice.
+
+    A staged run whose counts do not add up is recorded as failed, with the reason, and its
+    stage dropped: it must not stop the runs behind it. When it is the caller's own run
+    (`own`), the AccountingError is raised as well.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    with writing(db_path) as con:
         load_fts(con)  # the search index's stemmer
+        for staged in map(StagedRun.from_row, queries.rows(con, "pending_stages")):
+            run_id = staged.run.run_id
+            try:
+                if (summary := _transaction(con, partial(_merge, con, staged))) is not None:
+                    merged[run_id] = summary
+            except AccountingError as error:
+                _transaction(con, partial(_record_failed, con, staged.run, staged.finished_at,
+                                          str(error)))
+                _transaction(con, partial(queries.run, con, "unstage", run_id=run_id))
+                if run_id == own:
+                    raise
+                continue
+            _transaction(con, partial(queries.run, con, "unstage", run_id=run_id))
+        if own is not None and own not in merged:  # it completed before: a retried run
+            merged[own] = _summary(con, own)
+    return merged
+
+
+def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] | None:
+    """Merge one staged run (inside a transaction); None when it had completed already."""
+    run = staged.run
+    if _completed(con, run.run_id):
+        return None
+    params = {**run.params(), "stage_id": staged.stage_id, "seen_at": run.started_at,
+              "finished_at": staged.finished_at}
+    for step in MERGE_STEPS:
+        queries.run(con, step, **params)
+    summary = _summary(con, run.run_id)
+    _check_accounting(summary)
+    return summary
+
+
+T = TypeVar("T")
+
+
+def _transaction(con: duckdb.DuckDBPyConnection, statements: Callable[[], T]) -> T:
+    """`statements` in one transaction; again, after a pause, while its commit conflicts with
+    another writer's (on a lake: a stage beside a merge's deletes), up to COMMIT_ATTEMPTS."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
         con.execute("BEGIN TRANSACTION")
         try:
-            for step in LOAD_STEPS:
-                queries.run(con, step, **params)
-            summary = _summary(con, run.run_id)
-            _check_accounting(summary)
+            result = statements()
             con.execute("COMMIT")
+            return result
+        except duckdb.TransactionException as error:
+            rollback(con)
+            if "conflict" not in str(error).lower() or attempt == COMMIT_ATTEMPTS:
+                raise
         except BaseException:
             rollback(con)
             raise
-        return summary
+        time.sleep(random.uniform(0.05, 0.1) * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def _completed(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    status = queries.run(con, "run_status", run_id=run_id).fetchone()
+    return bool(status and status[0] == "completed")
 
 
 def record_failed_run(db_path: Target, run: RunInfo, finished_at: datetime, error: str,
@@ -106,14 +212,15 @@ def record_failed_run(db_path: Target, run: RunInfo, finished_at: datetime, erro
     """Leave a trace of a run that failed before its load (with its validation results, when
     validation stopped it), unless the run already completed."""
     with writing(db_path) as con:
-        status = queries.run(con, "run_status", run_id=run.run_id).fetchone()
-        if status and status[0] == "completed":
-            return
-        con.execute("BEGIN TRANSACTION")
-        queries.run(con, "forget_run", run_id=run.run_id)
-        queries.run(con, "record_failed_run", **run.params(), finished_at=finished_at,
-                    error=error[:2000])
-        if validation is not None:
-            con.register("batch_validation", validation)
-            queries.run(con, "record_validation", run_id=run.run_id)
-        con.execute("COMMIT")
+        if not _completed(con, run.run_id):
+            _transaction(con, partial(_record_failed, con, run, finished_at, error, validation))
+
+
+def _record_failed(con: duckdb.DuckDBPyConnection, run: RunInfo, finished_at: datetime,
+                   error: str, validation: pd.DataFrame | None = None) -> None:
+    queries.run(con, "forget_run", run_id=run.run_id)
+    queries.run(con, "record_failed_run", **run.params(), finished_at=finished_at,
+                error=error[:2000])
+    if validation is not None:
+        con.register("batch_validation", validation)
+        queries.run(con, "record_failed_validation", run_id=run.run_id)

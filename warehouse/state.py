@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from sites import SiteProfile
@@ -44,6 +45,14 @@ def known_urls(db: Target, profile: SiteProfile) -> dict[str, KnownUrl]:
         if url not in known:
             known[url] = KnownUrl(modified, labels or [], etag, last_modified)
     return known
+
+
+def staged_runs(db: Target) -> int:
+    """How many runs wait in the staging tables for a merge (runs killed after staging)."""
+    try:
+        return len(_frame(db, "pending_stages"))
+    except duckdb.CatalogException:  # a database from before the staging tables holds none
+        return 0
 
 
 def completed(db: Target, run_id: str) -> bool:

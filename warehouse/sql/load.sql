@@ -1,7 +1,8 @@
--- The load of one run, executed in one transaction by warehouse/load.py.
--- Inputs are registered relations: batch_articles, batch_fetches, batch_quarantine,
--- batch_validation. Workers could append to articles_staging concurrently; the merge below
--- is the single step that publishes a run into the corpus.
+-- The load protocol of warehouse/load.py: a run stages its batch (insert-only, one
+-- transaction, no lock), then one merge step at a time publishes each staged run into the
+-- corpus, in one transaction per run.
+-- Staging reads registered relations: batch_articles, batch_fetches, batch_quarantine,
+-- batch_validation. The merge reads only the staging tables, by $stage_id.
 
 -- name: run_status
 SELECT status FROM crawl_runs WHERE run_id = $run_id;
@@ -10,20 +11,51 @@ SELECT status FROM crawl_runs WHERE run_id = $run_id;
 DELETE FROM fetches WHERE run_id = $run_id;
 DELETE FROM quarantine WHERE run_id = $run_id;
 DELETE FROM validation_results WHERE run_id = $run_id;
-DELETE FROM articles_staging WHERE run_id = $run_id;
 DELETE FROM crawl_runs WHERE run_id = $run_id;
 
--- name: stage_articles
+-- name: stage_run
+INSERT INTO staged_runs (
+    run_id, stage_id, staged_at, flow_run_id, site, base_url, mode, window_since, window_until,
+    started_at, finished_at, archive_dir, timezone)
+VALUES ($run_id, $stage_id, now(), $flow_run_id, $site, $base_url, $mode,
+        CAST($window_since AS TIMESTAMPTZ), CAST($window_until AS TIMESTAMPTZ),
+        CAST($started_at AS TIMESTAMPTZ), CAST($finished_at AS TIMESTAMPTZ), $archive_dir,
+        $timezone);
 INSERT INTO articles_staging (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
-    content_hash, run_id, seen_at, authors)
+    content_hash, run_id, seen_at, authors, stage_id)
 SELECT article_id, url, canonical_url, title, subtitle, section, lang,
        CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ), date_line,
        CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
        has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
-       $run_id, CAST($seen_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[])
+       $run_id, CAST($started_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[]), $stage_id
 FROM batch_articles;
+INSERT INTO fetches_staging (
+    run_id, stage_id, url, kind, final_url, status, error, fetched_at, warc_file, warc_offset,
+    warc_length, etag, last_modified, content_type, attempts, article_id, outcome)
+SELECT $run_id, $stage_id, url, kind, final_url, CAST(status AS INTEGER), error,
+       CAST(fetched_at AS TIMESTAMPTZ), warc_file, CAST(warc_offset AS BIGINT),
+       CAST(warc_length AS BIGINT), etag, last_modified, content_type,
+       CAST(attempts AS INTEGER), article_id, outcome
+FROM batch_fetches;
+INSERT INTO quarantine_staging (run_id, stage_id, article_id, url, reasons, record)
+SELECT $run_id, $stage_id, article_id, url, CAST(reasons AS VARCHAR[]), CAST(record AS JSON)
+FROM batch_quarantine;
+INSERT INTO validation_staging (
+    run_id, stage_id, suite, expectation, "column", severity, success, unexpected_count,
+    unexpected_percent, sample_ids, reason)
+SELECT $run_id, $stage_id, suite, expectation, "column", severity, success, unexpected_count,
+       unexpected_percent, CAST(sample_ids AS VARCHAR[]), reason
+FROM batch_validation;
+
+-- name: pending_stages
+-- Staged runs not yet merged, oldest first: the latest stage of each run.
+SELECT run_id, stage_id, flow_run_id, site, base_url, mode, window_since, window_until,
+       started_at, finished_at, archive_dir, timezone
+FROM staged_runs
+QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY staged_at DESC, stage_id) = 1
+ORDER BY staged_at, run_id;
 
 -- name: classify
 -- One row per staged article: is it new, updated (content hash changed) or unchanged?
@@ -33,7 +65,7 @@ SELECT s.article_id,
             WHEN a.content_hash <> s.content_hash THEN 'updated'
             ELSE 'unchanged' END AS outcome
 FROM articles_staging s LEFT JOIN articles a USING (article_id)
-WHERE s.run_id = $run_id;
+WHERE s.stage_id = $stage_id;
 
 -- name: keep_replaced_versions
 INSERT INTO article_versions (
@@ -56,7 +88,7 @@ UPDATE articles AS a SET
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
     version = a.version + 1, version_seen_at = s.seen_at,
     last_seen_at = s.seen_at, last_run_id = s.run_id
-FROM (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
+FROM (SELECT * FROM articles_staging WHERE stage_id = $stage_id) AS s
 WHERE a.article_id = s.article_id AND a.content_hash <> s.content_hash;
 
 -- name: touch_seen_articles
@@ -64,7 +96,7 @@ WHERE a.article_id = s.article_id AND a.content_hash <> s.content_hash;
 -- archive sees nothing new, so it leaves unchanged rows alone.
 UPDATE articles AS a SET
     labels = s.labels, authors = s.authors, last_seen_at = s.seen_at, last_run_id = s.run_id
-FROM (SELECT * FROM articles_staging WHERE run_id = $run_id) AS s
+FROM (SELECT * FROM articles_staging WHERE stage_id = $stage_id) AS s
 WHERE a.article_id = s.article_id AND a.content_hash = s.content_hash AND $mode <> 'reprocess';
 
 -- name: insert_new_articles
@@ -78,12 +110,13 @@ SELECT s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.l
        s.image_caption, s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at,
        s.seen_at, s.seen_at, s.run_id, $site, s.authors
 FROM articles_staging s
-WHERE s.run_id = $run_id AND s.article_id NOT IN (SELECT article_id FROM articles);
+WHERE s.stage_id = $stage_id AND s.article_id NOT IN (SELECT article_id FROM articles);
 
 -- name: touch_not_modified
 -- A conditional re-fetch answered 304: the stored version is still current.
 UPDATE articles SET last_seen_at = CAST($seen_at AS TIMESTAMPTZ), last_run_id = $run_id
-WHERE url IN (SELECT url FROM batch_fetches WHERE outcome = 'not_modified');
+WHERE url IN (SELECT url FROM fetches_staging
+              WHERE stage_id = $stage_id AND outcome = 'not_modified');
 
 -- name: refresh_tags
 DELETE FROM article_tags WHERE article_id IN
@@ -91,7 +124,7 @@ DELETE FROM article_tags WHERE article_id IN
 INSERT INTO article_tags (article_id, tag)
 SELECT s.article_id, unnest(s.tags) AS tag
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
-WHERE s.run_id = $run_id AND o.outcome IN ('new', 'updated');
+WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated');
 
 -- name: unindex_changed
 -- Updated articles leave the search index; index_backlog puts their new text back.
@@ -135,14 +168,13 @@ DROP TABLE backlog_words;
 INSERT INTO fetches (
     run_id, url, kind, status, error, fetched_at, warc_file, warc_offset, warc_length, etag,
     last_modified, article_id, outcome, content_type, attempts)
-SELECT $run_id, f.url, f.kind, CAST(f.status AS INTEGER), f.error,
-       CAST(f.fetched_at AS TIMESTAMPTZ), f.warc_file, CAST(f.warc_offset AS BIGINT),
-       CAST(f.warc_length AS BIGINT), f.etag, f.last_modified,
+SELECT $run_id, f.url, f.kind, f.status, f.error, f.fetched_at, f.warc_file, f.warc_offset,
+       f.warc_length, f.etag, f.last_modified,
        coalesce(f.article_id, a.article_id),
        CASE WHEN f.outcome = 'not_modified' THEN 'unchanged'
             ELSE coalesce(o.outcome, f.outcome) END,
-       f.content_type, CAST(f.attempts AS INTEGER)
-FROM batch_fetches f
+       f.content_type, f.attempts
+FROM (SELECT * FROM fetches_staging WHERE stage_id = $stage_id) AS f
 -- Conditions as join keys (NULL matches nothing): DuckDB then hash-joins; a filter beside
 -- the key in a LEFT JOIN's ON made it a nested-loop join (0.6 s at 10,000 fetches).
 LEFT JOIN run_outcomes o ON o.article_id = CASE WHEN f.outcome = 'loaded' THEN f.article_id END
@@ -151,17 +183,25 @@ LEFT JOIN articles a ON a.url = CASE WHEN f.outcome = 'not_modified' THEN f.url 
 -- name: record_quarantine
 INSERT INTO quarantine (
     run_id, article_id, url, reasons, record, quarantined_at, released_at, released_by)
-SELECT $run_id, article_id, url, CAST(reasons AS VARCHAR[]), CAST(record AS JSON),
-       CAST($seen_at AS TIMESTAMPTZ), NULL, NULL
-FROM batch_quarantine;
+SELECT $run_id, article_id, url, reasons, record, CAST($seen_at AS TIMESTAMPTZ), NULL, NULL
+FROM quarantine_staging WHERE stage_id = $stage_id;
 
 -- name: release_quarantine
 -- Pages held back earlier that this run loaded (say, after an extractor fix) are released.
 UPDATE quarantine SET released_at = CAST($seen_at AS TIMESTAMPTZ), released_by = $run_id
 WHERE released_at IS NULL AND run_id <> $run_id
-  AND url IN (SELECT url FROM articles_staging WHERE run_id = $run_id);
+  AND url IN (SELECT url FROM articles_staging WHERE stage_id = $stage_id);
 
 -- name: record_validation
+INSERT INTO validation_results (
+    run_id, suite, expectation, "column", severity, success, unexpected_count,
+    unexpected_percent, sample_ids, reason)
+SELECT $run_id, suite, expectation, "column", severity, success, unexpected_count,
+       unexpected_percent, sample_ids, reason
+FROM validation_staging WHERE stage_id = $stage_id;
+
+-- name: record_failed_validation
+-- The validation results of a run that failed before staging (the drift alarm's).
 INSERT INTO validation_results (
     run_id, suite, expectation, "column", severity, success, unexpected_count,
     unexpected_percent, sample_ids, reason)
@@ -200,7 +240,12 @@ DELETE FROM site_zones WHERE site = $site;
 INSERT INTO site_zones (site, timezone) VALUES ($site, $timezone);
 
 -- name: unstage
+-- Every stage of the run: a merged run's, and any earlier stage of it that a retry replaced.
 DELETE FROM articles_staging WHERE run_id = $run_id;
+DELETE FROM fetches_staging WHERE run_id = $run_id;
+DELETE FROM quarantine_staging WHERE run_id = $run_id;
+DELETE FROM validation_staging WHERE run_id = $run_id;
+DELETE FROM staged_runs WHERE run_id = $run_id;
 
 -- name: run_summary
 SELECT run_id, mode, status, discovered, fetched, new, updated, unchanged, quarantined, failed,
