@@ -3,8 +3,8 @@
 
     python tests/busy_load.py SECONDS -- run --base-url ... --db ... --data-dir ...
 
-Just before the load (its staging) opens the database, a child process opens it for writing and holds it
-for SECONDS; the time it took hold is written to `held_at` beside the database.
+Just before the load (its staging) opens the database, a child process opens it for writing
+and holds it for SECONDS; the time it took hold is written to `held_at` beside the database.
 """
 
 from __future__ import annotations
