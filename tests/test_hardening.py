@@ -256,34 +256,37 @@ def test_a_database_busy_at_the_load_costs_one_lock_wait_and_the_run_is_recorded
 
 def test_a_disk_that_fills_during_the_load_changes_nothing_and_is_recorded_later(
         demo, uninterrupted, tmp_path):  # noqa: F811 - the fixture imported above
-    """A first run whose load does not fit (1400 KiB: the empty corpus fits, its load does
-    not), a rerun once space is freed; then a corpus whose disk is filled before a load."""
+    """A first run whose merge does not fit (1000 KiB: the empty corpus and the staged batch
+    fit, the merge does not), a rerun once space is freed; then a corpus whose disk is filled
+    before a load."""
     import shutil
 
     disk = tmp_path / "disk"
     db = disk / "corpus.duckdb"
     args = ["run", "--base-url", demo.base_url, "--db", str(db), "--data-dir", str(tmp_path)]
-    _mount_tmpfs(disk, "1400k")
+    _mount_tmpfs(disk, "1000k")
     try:
         first = newscorpus(*args, cwd=tmp_path)
         assert_one_line_error(first, 1, f"could not write the database {db} (")
         assert f"free on the disk mounted at {disk}): " in first.stderr
         assert "No space left on device" in first.stderr and "cannot rollback" not in first.stderr
-        held = checksums(db, CONTENT)  # nothing loaded; crawl_runs holds the failed run
+        held = checksums(db, CONTENT)  # nothing published; crawl_runs holds the failed run
         assert held.pop("crawl_runs")[0] == 1 and all(n == 0 for n, _ in held.values())
+        assert sql_rows(db, "SELECT count(*) FROM staged_runs") == [(1,)]  # its batch waits
         subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)
         again = newscorpus(*args, cwd=tmp_path)
         assert again.returncode == 0, again.stderr[-2000:]
         loaded = checksums(db, CONTENT)
         runs = sql_rows(db, "SELECT status, error FROM crawl_runs ORDER BY started_at")
+        # The rerun published the staged batch first (its failed record became completed),
+        # then ran on that corpus: as two uninterrupted runs.
         assert {t: v for t, v in loaded.items() if t != "crawl_runs"} == \
-            {t: v for t, v in uninterrupted["once"].items() if t != "crawl_runs"}
-        assert [status for status, _ in runs] == ["failed", "completed"]
-        assert "No space left on device" in runs[0][1]
+            {t: v for t, v in uninterrupted["twice"].items() if t != "crawl_runs"}
+        assert runs == [("completed", None), ("completed", None)]
 
         before = checksums(db)
-        with open(disk / "filler", "wb") as filler:  # all but 16 KiB: the load's commit fails
-            filler.write(bytes(shutil.disk_usage(disk).free - 16 * 1024))
+        with open(disk / "filler", "wb") as filler:  # all of it: not even a failure fits
+            filler.write(bytes(shutil.disk_usage(disk).free))
         full = newscorpus(*args, "--full", cwd=tmp_path)
         assert_one_line_error(full, 1, f"could not write the database {db} (")
         assert checksums(db) == before  # the corpus as it was, readable on the full disk
@@ -296,7 +299,7 @@ def test_a_disk_that_fills_during_the_load_changes_nothing_and_is_recorded_later
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert after == {"articles": loaded["articles"]}  # the site did not change
-    assert [r[1] for r in runs] == ["failed", "completed", "failed", "completed"]
+    assert [r[1] for r in runs] == ["completed", "completed", "failed", "completed"]
     assert runs[2][0] == kept.stem and "No space left on device" in runs[2][2]
     assert not kept.exists()
 

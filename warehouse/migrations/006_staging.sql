@@ -54,16 +54,6 @@ CREATE TABLE quarantine_staging (
     record      JSON NOT NULL
 );
 
-CREATE TABLE validation_staging (
-    run_id              VARCHAR NOT NULL,
-    stage_id            VARCHAR NOT NULL,
-    suite               VARCHAR NOT NULL,
-    expectation         VARCHAR NOT NULL,
-    "column"            VARCHAR,
-    severity            VARCHAR NOT NULL,
-    success             BOOLEAN NOT NULL,
-    unexpected_count    INTEGER NOT NULL,
-    unexpected_percent  DOUBLE NOT NULL,
-    sample_ids          VARCHAR[],
-    reason              VARCHAR
-);
+CREATE TABLE validation_staging AS
+    SELECT run_id, CAST(NULL AS VARCHAR) AS stage_id, * EXCLUDE (run_id)
+    FROM validation_results WHERE false;
