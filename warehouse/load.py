@@ -4,7 +4,7 @@
   transaction, insert-only and without the write lock, so many writers stage at once; a
   commit conflict is retried.
 - **Merge.** One merge step at a time (the write lock of `warehouse.db.writing`, and under
-  Prefect the global concurrency limit of flows/process.py) publishes every staged run, oldest
+  Prefect the global concurrency limit of flows/runs.py) publishes every staged run, oldest
   first, each in one transaction: articles merged by id (replaced texts kept in
   `article_versions`), tags, the search index, quarantine and releases, the fetches, the
   validation results and the run's row; then its stage is deleted. DuckLake has no keys, and
