@@ -697,6 +697,75 @@ def serve() -> None:
     serve_all()
 
 
+warehouse_app = typer.Typer(no_args_is_help=True,
+                            help="Move a corpus to another warehouse; maintain a lake.")
+app.add_typer(warehouse_app, name="warehouse")
+
+
+@warehouse_app.command("copy")
+def warehouse_copy(
+    to: Annotated[str, typer.Option(
+        "--to", help="The destination: `ducklake:postgres:<libpq string>`, or a DuckDB file")],
+    to_lake_data: Annotated[Path | None, typer.Option(
+        "--to-lake-data", help="The destination lake's data folder [default: "
+        "$NEWSCORPUS_LAKE_DATA or data/lake]")] = None,
+    db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the corpus (--db, or --warehouse) into an empty warehouse, every table verified
+    by its row count and checksum before the copy commits.
+
+    Example: newscorpus warehouse copy --db data/corpus.duckdb
+      --to 'ducklake:postgres:dbname=lake host=127.0.0.1 user=nc' --to-lake-data /srv/lake
+    """
+    from warehouse.copy import copy_corpus
+    from warehouse.db import target
+
+    source = _corpus(db, warehouse, lake_data)
+    destination = target(warehouse=to, lake_data=to_lake_data) if to.startswith(
+        "ducklake:") else target(db=to, warehouse="duckdb")
+    copied = copy_corpus(source, destination)
+    if as_json:
+        print(json.dumps({"from": str(source), "to": str(destination),
+                          "tables": [vars(t) for t in copied]}))
+        return
+    _show(["table", "rows", "checksum"], [(t.table, t.rows, t.checksum) for t in copied])
+    out.print(f"Copied {len(copied)} tables, {sum(t.rows for t in copied)} rows, from "
+              f"{escape(str(source))} to {escape(str(destination))}; every checksum verified.",
+              soft_wrap=True, highlight=False)
+
+
+@warehouse_app.command("maintain")
+def warehouse_maintain(
+    retention_days: Annotated[float, typer.Option(
+        min=0, help="Keep the snapshots of this many days: the time-travel window of "
+        "--as-of.")] = 30.0,
+    grace_hours: Annotated[float, typer.Option(
+        min=0, help="Delete unneeded files only after this many hours, so that no reader "
+        "still scanning them is cut off.")] = 24.0,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Maintain a lake: merge small files, expire old snapshots, delete unneeded files."""
+    from datetime import timedelta
+
+    from warehouse.lake import Lake
+    from warehouse.maintenance import maintain
+
+    lake = _corpus(None, warehouse, lake_data)
+    if not isinstance(lake, Lake):
+        raise UsageError("maintenance is for a lake (--warehouse ducklake:…); a DuckDB file "
+                         "needs none")
+    done = maintain(lake, timedelta(days=retention_days), timedelta(hours=grace_hours))
+    if as_json:
+        print(json.dumps(vars(done), default=str))
+        return
+    _show(list(vars(done)), [tuple(vars(done).values())])
+
+
 archive_app = typer.Typer(no_args_is_help=True, help="Check the crawls' WARC archives.")
 app.add_typer(archive_app, name="archive")
 
@@ -857,6 +926,7 @@ def main() -> int:
     full disk), others one line and exit 1."""
     from sites import BadBaseUrlError, ProfileError
     from spiders.archive_reader import ArchiveReadError
+    from warehouse.copy import CopyMismatchError, CopyRefusedError
     from warehouse.db import (
         LakeError,
         WarehouseBusyError,
@@ -868,7 +938,7 @@ def main() -> int:
     known: dict[type[Exception], int] = {
         UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
         WarehouseReadOnlyError: 2, LakeError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
-        WarehouseStorageError: 1}
+        WarehouseStorageError: 1, CopyRefusedError: 2, CopyMismatchError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:

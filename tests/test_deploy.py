@@ -22,7 +22,7 @@ from warehouse.db import connect
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
-               "backfill/backfill", "reprocess/reprocess"}
+               "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance"}
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -96,7 +96,7 @@ def wait_for(server: dict[str, Any], ids: list[str], timeout: float) -> list[dic
         time.sleep(1)
 
 
-def test_deploy_is_idempotent_and_lists_four_deployments(server):
+def test_deploy_is_idempotent_and_lists_the_deployments(server):
     for _ in range(2):
         result = run(server, NEWSCORPUS, "deploy")
         assert result.returncode == 0, result.stderr[-2000:]
@@ -176,3 +176,45 @@ def test_serve_serves_the_same_deployments(tmp_path):
     assert "being served" in served
     for name in DEPLOYMENTS:
         assert name in served
+
+
+def test_lake_maintenance_deployment_ends_time_travel_at_its_retention(server, postgres):
+    """The `lake-maintenance` deployment, run by a worker with a retention of 0 days and no
+    grace: the corpus reads as before, only the newest snapshots are left (an --as-of before
+    them is one clear line), and the data folder holds only the files the lake reads."""
+    import postgres as pg
+    from test_incremental import checksums
+
+    from warehouse.lake import Lake
+
+    root = Path(server["env"]["NEWSCORPUS_DATA_DIR"]).parent / "maintained"
+    lake = Lake(pg.create_database(postgres, f"lake_maintained_{free_port()}"), root / "lake")
+    on = ["--warehouse", f"ducklake:{lake.catalog}", "--lake-data", str(lake.data_path)]
+    for _ in range(2):
+        loaded = run(server, NEWSCORPUS, "run", "--base-url", server["base_url"],
+                     "--data-dir", str(root), *on)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+    before = checksums(lake)
+    flow_run = trigger(server, "lake_maintenance/lake-maintenance",
+                       warehouse=f"ducklake:{lake.catalog}", lake_data=str(lake.data_path),
+                       retention_days="0", grace_hours="0")
+    worker = run(server, *PREFECT, "worker", "start", "--pool", "newscorpus", "--run-once",
+                 timeout=300)
+    assert worker.returncode == 0, worker.stdout[-3000:]
+    assert [r["state_type"] for r in wait_for(server, [flow_run], 60)] == ["COMPLETED"]
+    assert checksums(lake) == before
+    con = connect(lake, read_only=True)
+    try:
+        [(oldest, snapshots)] = con.execute(
+            "SELECT min(snapshot_id), count(*) FROM ducklake_snapshots('lake')").fetchall()
+        referenced = {Path(row[0]).name for row in con.execute(
+            "SELECT path FROM __ducklake_metadata_lake.ducklake_data_file "
+            "UNION ALL SELECT path FROM __ducklake_metadata_lake.ducklake_delete_file"
+            ).fetchall()}
+    finally:
+        con.close()
+    assert oldest > 10 and snapshots <= 3  # two runs made dozens; expiry left the last ones
+    on_disk = {p.name for p in lake.data_path.rglob("*.parquet")}
+    assert on_disk == referenced
+    old = run(server, NEWSCORPUS, "sql", "SELECT count(*) FROM articles", *on, "--as-of", "3")
+    assert old.returncode == 2 and old.stderr.startswith("error: no snapshot 3 in the lake")
