@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,11 +299,16 @@ def main() -> int:
     parser.add_argument("--backfill", action="store_true",
                         help="also backfill the whole site, week by week (minutes at 50k)")
     args = parser.parse_args()
-    results = measure(args.articles, args.trafilatura_sample, args.backfill)
-    print(table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    report(measure(args.articles, args.trafilatura_sample, args.backfill), table, args.json)
     return 0
+
+
+def report(results: dict[str, Any], table: Callable[[dict[str, Any]], str],
+           path: Path | None) -> None:
+    """Print the figures as a table; write them as JSON to `path`, when given."""
+    print(table(results))
+    if path:
+        path.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

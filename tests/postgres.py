@@ -34,8 +34,9 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def cluster(root: Path, port: int) -> Iterator[dict[str, str | int]]:
-    """A running cluster in `root`, its superuser `newscorpus` trusted on 127.0.0.1."""
+def cluster(root: Path, port: int, durable: bool = False) -> Iterator[dict[str, str | int]]:
+    """A running cluster in `root`, its superuser `newscorpus` trusted on 127.0.0.1; without
+    fsync unless `durable` (tests need no durability; a benchmark needs a real server's)."""
     bin_dir = binaries()
     data = root / "data"
     root.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def cluster(root: Path, port: int) -> Iterator[dict[str, str | int]]:
                    check=True, capture_output=True)
     server_process = subprocess.Popen(_as_server_user([
         str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-        "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
+        "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pid_file = data / "postmaster.pid"
     try:

@@ -167,7 +167,7 @@ def test_serve_serves_the_same_deployments(tmp_path):
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 120
-        while not any("reprocess/reprocess" in line for line in lines):
+        while not all(any(name in line for line in lines) for name in DEPLOYMENTS):
             assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
             lines.append(process.stdout.readline())
     finally:

@@ -214,7 +214,8 @@ def test_a_duckdb_corpus_copied_into_a_lake_verifies_and_goes_on_there(
     """`warehouse copy` copies every table of a file with edits, quarantine and a search
     index into a lake: the same rows, checked here by our own checksums, the source
     unchanged. A second copy is refused. Then one more run, on the lake and on the file,
-    ends the same on both; maintenance with its default retention keeps time travel."""
+    ends the same on both, and the lake copies back into a file. Maintenance with its
+    defaults keeps time travel, and the files it made unneeded, for their grace period."""
     from flows.pipeline import news_pipeline
 
     site = start(build_site().at(T1 - timedelta(days=7)))
@@ -228,7 +229,9 @@ def test_a_duckdb_corpus_copied_into_a_lake_verifies_and_goes_on_there(
         assert before["article_versions"][0] > 0 and before["quarantine"][0] > 0
         copy = [NEWSCORPUS, "warehouse", "copy", "--db", str(db), "--to",
                 f"ducklake:{lake.catalog}", "--to-lake-data", str(lake.data_path)]
-        copied = _cli(*copy[1:], "--json", cwd=tmp_path)
+        # As the README has it: the lake also in the environment, where --db still wins.
+        copied = _cli(*copy[1:], "--json", cwd=tmp_path,
+                      env={"NEWSCORPUS_WAREHOUSE": f"ducklake:{lake.catalog}"})
         assert checksums(lake, tables) == checksums(db, tables) == before
         assert {t["table"]: t["rows"] for t in copied["tables"]}["articles"] == \
             before["articles"][0]
@@ -245,8 +248,21 @@ def test_a_duckdb_corpus_copied_into_a_lake_verifies_and_goes_on_there(
     finally:
         site.stop()
     assert checksums(lake, CONTENT) == checksums(db, CONTENT)
+    back = tmp_path / "back.duckdb"  # and back into a file
+    _cli("warehouse", "copy", *_on(lake), "--to", str(back), "--json", cwd=tmp_path)
+    assert checksums(back, tables) == checksums(lake, tables)
+
     kept = _cli("warehouse", "maintain", *_on(lake), "--json", cwd=tmp_path)
-    assert kept["snapshots_expired"] == 0
+    assert kept["snapshots_expired"] == 0 and kept["files_merged"] > 0
+    con = connect(lake, read_only=True)
+    try:  # what the merge made unneeded waits out its grace period (24 hours) on disk
+        waiting = [Path(row[0]).name for row in con.execute(
+            "SELECT path FROM __ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+            ).fetchall()]
+    finally:
+        con.close()
+    on_disk = {p.name for p in lake.data_path.rglob("*.parquet")}
+    assert waiting and set(waiting) <= on_disk
     runs = "SELECT count(*) AS n FROM crawl_runs"
     assert _cli("sql", runs, *_on(lake), "--as-of", str(version), "--json", cwd=tmp_path) \
         == [{"n": 2}]

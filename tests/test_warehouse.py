@@ -30,6 +30,7 @@ from warehouse.db import (
     connect,
     load_fts,
     reading,
+    writing,
 )
 from warehouse.lake import Lake
 from warehouse.load import AccountingError, Batch, RunInfo, load_run, merge_staged, stage_run
@@ -333,3 +334,24 @@ def test_views_count_days_and_hours_in_the_sites_own_zone(tmp_path):
             con.close()
     assert hours == {"Europe/Kyiv": (12, "Europe/Kyiv"),
                      "America/Los_Angeles": (2, "America/Los_Angeles")}
+
+
+def test_a_copy_that_does_not_verify_commits_nothing(warehouse, tmp_path):
+    """A destination whose `articles.published_at` keeps only the day (an older schema, a
+    hand-made table) takes the rows, but they are not the source's: the copy stops at that
+    table's checksum, and the destination holds nothing of it."""
+    from warehouse.copy import CopyMismatchError, copy_corpus
+
+    source = tmp_path / "source.duckdb"
+    load_run(source, run_info("r1"), make_batch([0, 1]), T0)
+    with writing(warehouse) as con:
+        con.execute("ALTER TABLE articles DROP COLUMN published_at")  # DuckLake only widens
+        con.execute("ALTER TABLE articles ADD COLUMN published_at DATE")
+    with pytest.raises(CopyMismatchError, match="the copy of articles does not verify"):
+        copy_corpus(source, warehouse)
+    con = connect(warehouse, read_only=True)
+    try:
+        assert [con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in
+                ("articles", "article_tags", "crawl_runs", "fetches")] == [(0,)] * 4
+    finally:
+        con.close()

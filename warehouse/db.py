@@ -93,7 +93,10 @@ class WarehouseReadOnlyError(PermissionError):
 def target(db: str | Path | None = None, data_dir: str | Path | None = None,
            warehouse: str | None = None, lake_data: str | Path | None = None) -> Target:
     """The corpus that options (`--db`, `--warehouse`, `--lake-data`, `--data-dir`) and the
-    environment name: the DuckDB file by default, a lake for `ducklake:postgres:…`."""
+    environment name: the DuckDB file by default, a lake for `ducklake:postgres:…`. A file
+    given as an option (`--db`) beats a lake that only the environment names."""
+    if db and warehouse is None:
+        return settings.db_path(db, data_dir)
     spec = settings.warehouse(warehouse)
     if spec == "duckdb":
         return settings.db_path(db, data_dir)
