@@ -83,8 +83,9 @@ def _on(lake: Lake) -> list[str]:
 
 
 def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
-    """`run`, then `sql`, `search`, `quarantine list` and `export` with --warehouse: the
-    loadable articles of /__truth__, and a second run that changes nothing."""
+    """`run`, then `sql`, `search`, `quarantine list`, `export`, `quality` and `report` with
+    --warehouse: the loadable articles of /__truth__, and a second run that changes
+    nothing."""
     lake = _lake(postgres, tmp_path)
     run = ["run", "--base-url", demo.base_url, "--data-dir", str(tmp_path), *_on(lake), "--json"]
     first = _cli(*run, cwd=tmp_path)
@@ -113,6 +114,11 @@ def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
                     *_on(lake)], check=True, capture_output=True, cwd=tmp_path)
     exported = (tmp_path / "out" / "articles.jsonl").read_text().splitlines()
     assert len(exported) == len(loadable)
+    results = _cli("quality", *_on(lake), "--json", cwd=tmp_path)
+    assert {r["run_id"] for r in results} == {first["run_id"], second["run_id"]}
+    subprocess.run([NEWSCORPUS, "report", "--out", str(tmp_path / "report.html"), *_on(lake)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    assert str(len(loadable)) in (tmp_path / "report.html").read_text()
 
 
 def _backfill(demo_url: str, root: Path, window: tuple[str, str],

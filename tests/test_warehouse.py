@@ -355,3 +355,47 @@ def test_a_copy_that_does_not_verify_commits_nothing(warehouse, tmp_path):
                 ("articles", "article_tags", "crawl_runs", "fetches")] == [(0,)] * 4
     finally:
         con.close()
+
+
+def test_reprocessing_reloads_exactly_what_an_extractor_change_touched(
+        warehouse, demo, prefect_backend, tmp_path, monkeypatch):
+    """A run, then a reprocessing of its archive with the same code (no row changes), then
+    one with an extractor "fix" (a section's titles gain a prefix): exactly those articles
+    are updated, with their old text kept as versions."""
+    from test_incremental import checksums
+
+    from extract import article as extractor
+    from extract import workers as extraction
+    from flows.pipeline import news_pipeline
+    from flows.reprocess import reprocess
+
+    where = {"db": str(warehouse)} if isinstance(warehouse, Path) else {
+        "warehouse": f"ducklake:{warehouse.catalog}", "lake_data": str(warehouse.data_path)}
+    news_pipeline(base_url=demo.base_url, data_dir=str(tmp_path), **where)
+    corpus = dict.fromkeys(("articles", "article_versions", "article_tags", "search_terms"), "*")
+    before = checksums(warehouse, corpus)
+    same = reprocess(base_url=demo.base_url, data_dir=str(tmp_path), **where)
+    assert (same["new"], same["updated"]) == (0, 0) and same["unchanged"] > 0
+    assert checksums(warehouse, corpus) == before
+
+    original = extractor.extract_article
+
+    def fixed(body: bytes, url: str, profile: Any, content_type: str | None = None) -> Any:
+        record = original(body, url, profile, content_type)
+        if record.section == "Economy":
+            record.title = f"Economy: {record.title}"
+        return record
+
+    monkeypatch.setattr(extraction, "extract_article", fixed)
+    monkeypatch.setenv("NEWSCORPUS_EXTRACT_WORKERS", "0")  # the patch holds in this process
+    with reading(warehouse) as con:
+        [(affected,)] = con.execute(
+            "SELECT count(*) FROM articles WHERE section = 'Economy'").fetchall()
+    assert affected > 0
+    summary = reprocess(base_url=demo.base_url, data_dir=str(tmp_path), **where)
+    assert (summary["updated"], summary["new"], summary["failed"]) == (affected, 0, 0)
+    with reading(warehouse) as con:
+        assert con.execute("SELECT count(*) FROM articles WHERE section = 'Economy' AND NOT "
+                           "starts_with(title, 'Economy: ')").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM article_versions WHERE replaced_by_run_id "
+                           "= ?", [summary["run_id"]]).fetchone() == (affected,)
