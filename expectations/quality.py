@@ -47,11 +47,13 @@ def validation_frame(articles: pd.DataFrame, profile: SiteProfile) -> pd.DataFra
                            tag_count=articles["tags"].map(len), truncated=truncated)
 
 
-def volume_bounds(median: float | None) -> tuple[int, int]:
-    """Bounds for a batch's size: a fifth to five times the median of the last runs."""
+def volume_bounds(median: float | None, mode: str) -> tuple[int, int]:
+    """Bounds for a batch's size: a fifth to five times the median of the last runs of its
+    mode. An incremental run has no lower bound: an hour with nothing new is normal, and a
+    warning at every quiet run would teach people to ignore the warning."""
     if median is None:
         return 0, 10**9
-    return math.floor(median / 5), math.ceil(median * 5) + 50
+    return (0 if mode == "incremental" else math.floor(median / 5)), math.ceil(median * 5) + 50
 
 
 def validation_params(profile: SiteProfile, now: datetime,

@@ -56,14 +56,14 @@ def split_batch(rows: pd.DataFrame) -> CleanBatch:
 @task(cache_policy=NO_CACHE)
 def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
                    db: Target) -> Validation:
-    volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode))
+    volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode), run.mode)
     result = validate(quality.validation_frame(batch.articles, profile),
                       quality.validation_params(profile, run.started_at, volume))
     failed = result.results[~result.results["success"]]
     for row in failed.itertuples():
         get_run_logger().info("%s %s on %s: %d rows (%.1f%%) - %s", row.severity, row.expectation,
-                              row.column, row.unexpected_count, row.unexpected_percent,
-                              row.reason)
+                              row.column if isinstance(row.column, str) else "the batch",
+                              row.unexpected_count, row.unexpected_percent, row.reason)
     return result
 
 

@@ -205,7 +205,7 @@ def _run_flow(name: str, **params: Any) -> dict[str, Any]:
     flows: dict[str, Any] = {"news_pipeline": pipeline.news_pipeline,
                              "backfill": backfill_flows.backfill,
                              "reprocess": reprocess_flows.reprocess}
-    _tracebacks_off_the_console()
+    _quiet_console()
     summary: dict[str, Any] = flows[name](**params)
     return summary
 
@@ -239,20 +239,28 @@ def _parse_day(text: str, option: str) -> Any:
         raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _tracebacks_off_the_console() -> None:
-    """Prefect logs a failed run with its traceback; on the console, the message is enough."""
+# Prefect's own lines that say nothing a run's summary does not: its temporary server's start
+# (with a pointer to its docs) and stop, each flow's and task's start and success.
+_CHATTER = ("Beginning flow run", "Finished in state Completed")
+
+
+def _quiet_console() -> None:
+    """The console gets the run's own lines, warnings and errors, without Prefect's chatter
+    and without tracebacks (Prefect logs a failed run with its traceback; on the console the
+    message is enough). The Prefect server's log (the UI) keeps every line."""
     import logging
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    def strip(record: logging.LogRecord) -> bool:
+    def keep(record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text = None, None
-        return True
+        return record.levelno >= logging.WARNING or not (
+            record.name == "prefect" or record.getMessage().startswith(_CHATTER))
 
     for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, PrefectConsoleHandler):
-                handler.addFilter(strip)
+                handler.addFilter(keep)
 
 
 @app.command()

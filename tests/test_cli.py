@@ -51,6 +51,22 @@ def test_default_run_prints_the_summary_and_fills_data(default_run, truth):
     assert count.stdout.strip() == str(loadable)
 
 
+def test_a_quiet_run_says_what_it_did_and_no_more(default_run):
+    """#22: every command printed Prefect's pointer to a dedicated server and a line for
+    each task's success, and every quiet run warned that its volume was out of line."""
+    workdir, first = default_run
+    base_url = newscorpus("sql", "select base_url from crawl_runs", cwd=workdir).stdout.strip()
+    again = newscorpus("run", cwd=workdir,  # the same demo site: nothing new on it
+                       env={"NEWSCORPUS_DEMO_PORT": base_url.rsplit(":", 1)[1]})
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "0\t0\t0\t0\t0\t0\t0" in again.stdout  # discovered, fetched, new, … all 0
+    for result in (first, again):
+        assert "Crawling demo" in result.stderr  # the run's own lines stay
+        for chatter in ("dedicated Prefect server", "temporary server", "Finished in state",
+                        "Beginning flow run", "out of line"):
+            assert chatter not in result.stderr, chatter
+
+
 def test_sql_json_output(default_run):
     workdir, _ = default_run
     result = newscorpus("sql", "select status, discovered from crawl_runs", "--json", cwd=workdir)

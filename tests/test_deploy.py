@@ -105,6 +105,8 @@ def test_deploy_is_idempotent_and_lists_the_deployments(server):
         assert name.split("/")[1] in listed.stdout
     hourly = run(server, *PREFECT, "deployment", "inspect", "news_pipeline/hourly-incremental")
     assert "0 * * * *" in hourly.stdout and "Europe/Kyiv" in hourly.stdout
+    nightly = run(server, *PREFECT, "deployment", "inspect", "lake_maintenance/lake-maintenance")
+    assert "15 4 * * *" in nightly.stdout and "retention_days" in nightly.stdout
     limits = run(server, *PREFECT, "gcl", "ls")
     assert "newscorpus-warehouse" in limits.stdout
 

@@ -123,6 +123,9 @@ def test_second_run_changes_nothing_but_adds_a_run(two_runs, query):
     assert [r[0] for r in runs] == [two_runs["first"]["run_id"], second["run_id"]]
     assert {r[1] for r in runs} == {"completed"}
     assert query("SELECT count(*) FROM article_versions")[0][0] == 0
+    # #22: a quiet incremental run is not "out of line with recent runs".
+    assert query("SELECT success FROM validation_results WHERE run_id = ? AND expectation = "
+                 "'expect_table_row_count_to_be_between'", second["run_id"]) == [(True,)]
 
 
 def test_validation_results_are_recorded_per_run(two_runs, truth, query):
