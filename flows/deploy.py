@@ -53,12 +53,25 @@ def deploy() -> list[str]:
         raise DeployError("PREFECT_API_URL is not set: start a server "
                           "(`prefect server start --host 127.0.0.1`) and export "
                           "PREFECT_API_URL=http://127.0.0.1:4200/api first")
+    _check_server(os.environ["PREFECT_API_URL"])
     _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
     for name, limit in concurrency_limits().items():
         exists = _prefect("gcl", "inspect", name, check=False).returncode == 0
         _prefect("gcl", "update" if exists else "create", name, "--limit", str(limit))
     _prefect("--no-prompt", "deploy", "--all")
     return [d["name"] for d in _declared()]
+
+
+def _check_server(api_url: str) -> None:
+    """A server that does not answer is one line, before the `prefect` CLI's traceback."""
+    import httpx
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as error:
+        raise DeployError(f"no Prefect server answers at PREFECT_API_URL={api_url} ({error}); "
+                          "start one (`prefect server start --host 127.0.0.1`) or fix the "
+                          "address") from None
 
 
 def _declared() -> list[dict[str, Any]]:
