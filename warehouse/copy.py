@@ -1,11 +1,11 @@
 """Moving a corpus to another warehouse (`newscorpus warehouse copy`): a DuckDB file into a
 lake, when a team outgrows one writer, or a lake back into a file.
 
-Each table streams from the source to the destination in Arrow batches, so a large corpus
-never sits in memory whole, inside one transaction of the destination. Before that
-transaction commits, every table is checked on both sides: its row count and an
-order-free hash of its whole rows. A copy that does not verify commits nothing. The source
-is read in one transaction too, so a lake that runs are loading is copied as one snapshot.
+All tables go across in one transaction of the destination, each read from the source as
+a stream of Arrow record batches (not as one frame). Before that transaction commits, every
+table is checked on both sides: its row count and an order-free hash of its whole rows. A
+copy that does not verify commits nothing. The source is read in one transaction too, so a
+lake that runs are loading is copied as one snapshot.
 
 The destination must hold no corpus yet: copying into a populated one would duplicate
 rows, and nothing in a lake (which has no keys) would stop that.
