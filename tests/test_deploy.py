@@ -96,10 +96,19 @@ def wait_for(server: dict[str, Any], ids: list[str], timeout: float) -> list[dic
         time.sleep(1)
 
 
-def test_deploy_is_idempotent_and_lists_the_deployments(server):
-    for _ in range(2):
-        result = run(server, NEWSCORPUS, "deploy")
-        assert result.returncode == 0, result.stderr[-2000:]
+@pytest.fixture(scope="module")
+def deployed(server: dict[str, Any]) -> dict[str, Any]:
+    """The server, with `newscorpus deploy` run once: each test that triggers a deployment
+    can run alone."""
+    result = run(server, NEWSCORPUS, "deploy")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return server
+
+
+def test_deploy_is_idempotent_and_lists_the_deployments(deployed):
+    server = deployed
+    result = run(server, NEWSCORPUS, "deploy")  # the second time
+    assert result.returncode == 0, result.stderr[-2000:]
     listed = run(server, *PREFECT, "deployment", "ls")
     for name in DEPLOYMENTS:
         assert name.split("/")[1] in listed.stdout
@@ -111,7 +120,8 @@ def test_deploy_is_idempotent_and_lists_the_deployments(server):
     assert "newscorpus-warehouse" in limits.stdout
 
 
-def test_backfill_deployment_runs_on_a_worker(server):
+def test_backfill_deployment_runs_on_a_worker(deployed):
+    server = deployed
     flow_run = trigger(server, "backfill/backfill", since="2025-01-21", until="2025-01-22",
                        base_url=server["base_url"])
     worker = run(server, *PREFECT, "worker", "start", "--pool", "newscorpus", "--run-once",
@@ -134,7 +144,8 @@ def test_backfill_deployment_runs_on_a_worker(server):
     assert in_window > 0
 
 
-def test_two_runs_at_once_end_cleanly_without_duplicates(server):
+def test_two_runs_at_once_end_cleanly_without_duplicates(deployed):
+    server = deployed
     ids = [trigger(server, "news_pipeline/hourly-incremental", base_url=server["base_url"])
            for _ in range(2)]
     worker = subprocess.Popen([*PREFECT, "worker", "start", "--pool", "newscorpus"],
@@ -180,7 +191,7 @@ def test_serve_serves_the_same_deployments(tmp_path):
         assert name in served
 
 
-def test_lake_maintenance_deployment_ends_time_travel_at_its_retention(server, postgres):
+def test_lake_maintenance_deployment_ends_time_travel_at_its_retention(deployed, postgres):
     """The `lake-maintenance` deployment, run by a worker with a retention of 0 days and no
     grace: the corpus reads as before, only the newest snapshots are left (an --as-of before
     them is one clear line), and the data folder holds only the files the lake reads."""
@@ -189,6 +200,7 @@ def test_lake_maintenance_deployment_ends_time_travel_at_its_retention(server, p
 
     from warehouse.lake import Lake
 
+    server = deployed
     root = Path(server["env"]["NEWSCORPUS_DATA_DIR"]).parent / "maintained"
     lake = Lake(pg.create_database(postgres, f"lake_maintained_{free_port()}"), root / "lake")
     on = ["--warehouse", f"ducklake:{lake.catalog}", "--lake-data", str(lake.data_path)]
