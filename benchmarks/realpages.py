@@ -70,12 +70,17 @@ def _predictor(name: str, field: str, site: str) -> Callable[[dict[str, Any], by
 def _one_side(realpages: Path, name: str, kind: str, field: str, site: str, out: Path) -> None:
     """Time one side (in this process) and write its predictions to `out`.
 
-    A pass over pages of the other set comes first, so that imports and lazy set-ups
-    (dateparser's, on its first use inside htmldate) are not a page's cost, while no cache
-    has seen the timed pages."""
+    A pass over pages of the other set comes first, so that imports and lazy set-ups are
+    not a page's cost, while no cache has seen the timed pages. One set-up such a pass may
+    miss is done explicitly, on every side: dateparser's (htmldate's last resort) locale
+    tables, which its first call that no locale reads compiles all at once, in 1.7 s. A
+    worker process pays that once, not per page."""
+    from htmldate.extractors import get_external_parser
+
     pages = _pages(realpages / kind)
     other = _pages(realpages / ("dates" if kind == "bodies" else "bodies"))[:_WARM]
     predict = _predictor(name, field, site)
+    get_external_parser().get_date_data("© 2020. Powered by")
     for page in other:
         predict(*page)
     started = time.perf_counter()
