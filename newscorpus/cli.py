@@ -428,13 +428,17 @@ def extract_command(
     """Extract articles from saved pages, offline; prints one JSON object per page, cleaned
     as the pipeline would load it, with the layer that gave each field.
 
+    A crawl's own WARC (in its run's folder, beside the manifest) gives only its article
+    pages, with the profile of the site it was crawled for (under --site auto); what is left
+    out (listing pages, sitemaps, answers other than 200) is counted on stderr.
+
     A WARC file with a record that is not whole (cut short, damaged, not WARC) gives its pages
     up to that record, an error line naming the file and offset, and exit code 1.
     """
-    from collections import deque
+    from collections import Counter, deque
 
     from extract.clean import clean_rows
-    from extract.inputs import pages
+    from extract.inputs import crawl_of, is_warc, pages
     from extract.workers import CHUNK, batches, extract_many
     from sites import available_sites, load_profile
     from sites.urls import on_site
@@ -451,10 +455,17 @@ def extract_command(
     used: deque[str] = deque()  # the profile of each page handed out, in order
     unreadable: list[ArchiveReadError] = []
 
+    left_out: Counter[str] = Counter()
+
     def jobs_of(path: Path) -> Any:
+        crawl = crawl_of(path) if is_warc(path) else None
+        crawled = next((p for p in profiles if crawl and p.name == crawl.site), None)
         try:
             for page_url, body, content_type in pages(path, url):
-                profile = fixed or next((p for p in profiles if p.base_url and on_site(
+                if crawl and (why := crawl.left_out(page_url)):
+                    left_out[why] += 1
+                    continue
+                profile = fixed or crawled or next((p for p in profiles if p.base_url and on_site(
                     page_url, p.host)), generic)
                 used.append(profile.name)
                 yield body, page_url, profile, content_type
@@ -478,6 +489,10 @@ def extract_command(
                     print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":
         print(json.dumps(printed, ensure_ascii=False, indent=2))
+    if left_out:
+        err.print("left out, as the crawl's manifest says they are no article pages: "
+                  + ", ".join(f"{n} {why}" for why, n in sorted(left_out.items())),
+                  highlight=False, soft_wrap=True)
     for error in unreadable:
         err.print(f"[red]error:[/red] {escape(str(error))}; the file's later records were "
                   "skipped", highlight=False, soft_wrap=True)

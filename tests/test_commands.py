@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -130,8 +131,16 @@ def test_search_export_report_and_docs(corpus, truth):
 
 def test_extract_sites_and_sql(corpus, truth):
     warc = next((corpus["dir"] / "data" / "archive" / "demo").glob("*/crawl.warc.gz"))
-    records = [json.loads(line) for line in _run(
-        corpus, "extract", "--site", "demo", "--jobs", "1", str(warc)).stdout.splitlines()]
+    # No --site: a crawl's own WARC is extracted with the profile it was crawled with (the
+    # demo site runs on a port that the demo profile's URL does not name).
+    result = _run(corpus, "extract", "--jobs", "1", str(warc))
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["site"] for r in records} == {"demo"}
+    # Its article pages only: the listing pages, and the article that was not found, are
+    # left out and counted.
+    assert sorted(urlsplit(r["url"]).path for r in records) == sorted(
+        urlsplit(a["url"]).path for a in truth["articles"] if a["expected"] != "failed")
+    assert f"1 HTTP 404, {truth['listing_pages']} listing" in result.stderr
     titles = {r["title"] for r in records}
     assert {a["title"] for a in _expected(truth, "loaded")} <= titles
     assert "espreso" in _run(corpus, "sites").stdout
