@@ -115,7 +115,10 @@ def recorded(run: RunInfo, db: Target, data_dir: str | None) -> Iterator[None]:
                 merge(db)
             yield
         except Exception as error:
-            get_run_logger().error("Run %s failed: %s", run.run_id, error)
+            # For the server's log and a worker's console: the command that started the run
+            # prints the error itself, once (`console` is read by newscorpus/cli.py).
+            get_run_logger().error("Run %s failed: %s", run.run_id, error,
+                                   extra={"console": False})
             results = error.results if isinstance(error, DriftError) else None
             failure = journal.FailedRun(
                 run=run, finished_at=datetime.now(UTC), error=_cause(error),

@@ -242,20 +242,27 @@ def _parse_day(text: str, option: str) -> Any:
 # Prefect's own lines that say nothing a run's summary does not: its temporary server's start
 # (with a pointer to its docs) and stop, each flow's and task's start and success.
 _CHATTER = ("Beginning flow run", "Finished in state Completed")
+# Prefect's restatements of the error that ended a flow run, which the command prints itself.
+_RESTATED = ("Encountered exception during execution", "Finished in state Failed")
 
 
 def _quiet_console() -> None:
     """The console gets the run's own lines, warnings and errors, without Prefect's chatter
     and without tracebacks (Prefect logs a failed run with its traceback; on the console the
-    message is enough). The Prefect server's log (the UI) keeps every line."""
+    message is enough). The error that ends a run is printed once, by `main`, not also by the
+    flow and twice by Prefect. The Prefect server's log (the UI) keeps every line."""
     import logging
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
     def keep(record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text = None, None
+        message = record.getMessage()
+        if not getattr(record, "console", True) or (
+                record.name == "prefect.flow_runs" and message.startswith(_RESTATED)):
+            return False
         return record.levelno >= logging.WARNING or not (
-            record.name == "prefect" or record.getMessage().startswith(_CHATTER))
+            record.name == "prefect" or message.startswith(_CHATTER))
 
     for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
         for handler in getattr(logger, "handlers", []):

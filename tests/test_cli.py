@@ -67,6 +67,19 @@ def test_a_quiet_run_says_what_it_did_and_no_more(default_run):
             assert chatter not in result.stderr, chatter
 
 
+def test_a_run_that_fails_prints_its_error_once(tmp_path):
+    """#22: a crawl error was printed four times: by the flow, twice by Prefect (with a
+    traceback), and by the command. The flow's line stays in the server's log."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = newscorpus("run", "--base-url", dead, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("could not fetch the listing") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.rstrip().splitlines()[-2].startswith("error: CrawlError: could not")
+    status = newscorpus("sql", "select status from crawl_runs", cwd=tmp_path).stdout.strip()
+    assert status == "failed"  # recorded all the same
+
+
 def test_sql_json_output(default_run):
     workdir, _ = default_run
     result = newscorpus("sql", "select status, discovered from crawl_runs", "--json", cwd=workdir)
