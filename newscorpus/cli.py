@@ -463,6 +463,7 @@ def extract_command(
     unreadable: list[ArchiveReadError] = []
 
     left_out: Counter[str] = Counter()
+    by_profile: Counter[str] = Counter()
 
     def jobs_of(path: Path) -> Any:
         crawl = crawl_of(path) if is_warc(path) else None
@@ -475,6 +476,7 @@ def extract_command(
                 profile = fixed or crawled or next((p for p in profiles if p.base_url and on_site(
                     page_url, p.host)), generic)
                 used.append(profile.name)
+                by_profile[profile.name] += 1
                 yield body, page_url, profile, content_type
         except ArchiveReadError as error:  # the pages before it still go out
             unreadable.append(error)
@@ -496,6 +498,9 @@ def extract_command(
                     print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":
         print(json.dumps(printed, ensure_ascii=False, indent=2))
+    err.print("extracted: " + (", ".join(f"{n} with the {name} profile" for name, n in
+                                         sorted(by_profile.items())) or "no page"),
+              highlight=False, soft_wrap=True)
     if left_out:
         err.print("left out, as the crawl's manifest says they are no article pages: "
                   + ", ".join(f"{n} {why}" for why, n in sorted(left_out.items())),

@@ -141,6 +141,7 @@ def test_extract_sites_and_sql(corpus, truth):
     assert sorted(urlsplit(r["url"]).path for r in records) == sorted(
         urlsplit(a["url"]).path for a in truth["articles"] if a["expected"] != "failed")
     assert f"1 HTTP 404, {truth['listing_pages']} listing" in result.stderr
+    assert f"extracted: {len(records)} with the demo profile" in result.stderr
     titles = {r["title"] for r in records}
     assert {a["title"] for a in _expected(truth, "loaded")} <= titles
     assert "espreso" in _run(corpus, "sites").stdout
