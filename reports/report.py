@@ -26,11 +26,14 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")
                    autoescape=select_autoescape(["html"]))
 TOP_TAGS = 10
 TREND_TAGS = 5
+RUN_SLOTS = 10  # the quarantine chart keeps room for this many runs: one run is no wall of red
 
 
 def _svg(figure: Any) -> Markup:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    # Text as text, not as outlines: it can be found, copied and read aloud.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     svg = buffer.getvalue()
     return Markup(svg[svg.index("<svg"):])  # drop the XML prolog and DOCTYPE
@@ -56,11 +59,23 @@ def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
     axes.barh(top["tag"], top["articles"], color="#5b8f5b")
     out["top_tags"] = _svg(figure)
 
-    figure, axes = _figure(f"Weekly articles of the top {TREND_TAGS} tags")
     trend = frames["tag_trend"].pivot_table(index="week", columns="tag", values="articles",
                                             fill_value=0)
+    weeks = pd.to_datetime(trend.index)
+    days = pd.to_datetime(per_day["day"])
+    partial = partial_weeks(weeks, days.min(), days.max()) if len(days) else []
+    note = f" (dashed: partial week, {len(partial)})" if partial else ""
+    figure, axes = _figure(f"Weekly articles of the top {TREND_TAGS} tags{note}")
+    whole = [w not in partial for w in weeks]
     for tag in trend.columns:
-        axes.plot(pd.to_datetime(trend.index), trend[tag], marker="o", label=tag)
+        line, = axes.plot(weeks.where(whole), trend[tag].where(whole), marker="o", label=tag)
+        for week in partial:  # a partial week's count is no fall: drawn apart, hollow
+            at = weeks.get_loc(week)
+            span = slice(max(at - 1, 0), at + 2)
+            axes.plot(weeks[span], trend[tag].iloc[span], linestyle="--",
+                      color=line.get_color())
+            axes.plot(weeks[at], trend[tag].iloc[at], marker="o", markerfacecolor="white",
+                      color=line.get_color())
     axes.legend(frameon=False, fontsize=8, ncol=TREND_TAGS)
     figure.autofmt_xdate()
     out["tag_trend"] = _svg(figure)
@@ -75,12 +90,26 @@ def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
 
     figure, axes = _figure("Quarantine rate per run")
     rates = frames["quarantine_rate"]
-    axes.bar(range(len(rates)), rates["quarantine_rate"] * 100, color="#a53a3a")
+    axes.bar(range(len(rates)), rates["quarantine_rate"] * 100, color="#a53a3a", width=0.6)
+    axes.set_xlim(-0.5, max(len(rates), RUN_SLOTS) - 0.5)
     axes.set_ylabel("% of discovered")
     axes.set_xticks(range(len(rates)), [r[:15] for r in rates["run_id"]], rotation=45,
                     ha="right", fontsize=7)
     out["quarantine_rate"] = _svg(figure)
     return out
+
+
+def partial_weeks(weeks: pd.DatetimeIndex, first_day: pd.Timestamp,
+                  last_day: pd.Timestamp) -> list[pd.Timestamp]:
+    """The weeks (by their Monday) that the corpus does not cover whole: the first, when it
+    starts after that Monday, and the last, when it ends before that Sunday. A crawl ends
+    mid-week, and a week of three days read as a week looks like a collapse."""
+    partial = []
+    if len(weeks) and first_day > weeks[0]:
+        partial.append(weeks[0])
+    if len(weeks) and last_day < weeks[-1] + pd.Timedelta(days=6) and weeks[-1] not in partial:
+        partial.append(weeks[-1])
+    return partial
 
 
 def build(db: Target, out: Path) -> Path:

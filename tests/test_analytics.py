@@ -149,6 +149,27 @@ def test_report_is_self_contained_with_charts(two_runs, tmp_path):
     page = build_report(two_runs["db"], tmp_path / "report.html")
     html = page.read_text(encoding="utf-8")
     assert html.count("<svg") == 5
+    # #22: the weekly chart ended in a partial week that read as a collapse. The weeks the
+    # corpus does not cover whole (Monday to Sunday, site time) are counted in its title.
+    first, last = rows(two_runs["db"], "SELECT min(published_local)::DATE, "
+                                       "max(published_local)::DATE FROM articles_local")[0]
+    partial = (first.weekday() != 0) + (last.weekday() != 6)
+    assert partial and f"(dashed: partial week, {partial})" in html
+    assert "Quarantine rate per run" in html  # charts' text is text, not outlines
     links = _Links()
     links.feed(html)
     assert links.loads == [] and "<script" not in html.lower()
+
+
+def test_partial_weeks_are_the_ends_the_corpus_does_not_cover_whole():
+    import pandas as pd
+
+    from reports.report import partial_weeks
+
+    weeks = pd.DatetimeIndex(["2025-01-06", "2025-01-13", "2025-01-20"])  # Mondays
+    day = pd.Timestamp
+    assert partial_weeks(weeks, day("2025-01-06"), day("2025-01-26")) == []
+    assert partial_weeks(weeks, day("2025-01-08"), day("2025-01-26")) == [weeks[0]]
+    assert partial_weeks(weeks, day("2025-01-06"), day("2025-01-22")) == [weeks[-1]]
+    one = pd.DatetimeIndex(["2025-01-06"])
+    assert partial_weeks(one, day("2025-01-07"), day("2025-01-08")) == [one[0]]
