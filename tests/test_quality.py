@@ -193,6 +193,44 @@ def test_data_docs_open_offline_and_list_the_last_run(two_runs):
     assert "<script" not in html.lower()
     assert two_runs["second"]["run_id"] in html and two_runs["first"]["run_id"] in html
     assert "body is empty" in html  # a failing expectation, with its examples
+    # #22: passed rows said "passed | url is missing" and listed failing rows, by bare id.
+    table = _Rows()
+    table.feed(html)
+    results = [r for r in table.rows if len(r) == 8 and r[4] in ("passed", "failed")]
+    assert {r[4] for r in results} == {"passed", "failed"}
+    assert all(r[6] == r[7] == "" for r in results if r[4] == "passed")
+    failed = [r for r in results if r[4] == "failed"]
+    assert failed and all(r[6] and r[7] for r in failed)
+    titles = {t for (t,) in rows(two_runs["db"], "SELECT record ->> 'title' FROM quarantine")}
+    assert any(t and t in r[7] for r in failed for t in titles)  # titles, not ids
+    assert any(url.startswith("http") for url in table.links)  # sample URLs are links
+
+
+class _Rows(HTMLParser):
+    """The text of each table row's cells, and every link's target."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.links: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self._cell = []
+        elif tag == "a" and (href := dict(attrs).get("href")):
+            self.links.append(href)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
 
 
 def test_quality_and_quarantine_commands(two_runs, tmp_path):
