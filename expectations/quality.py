@@ -64,6 +64,15 @@ def validation_params(profile: SiteProfile, now: datetime,
             "volume_min": volume[0], "volume_max": volume[1]}
 
 
+def held_back(articles: pd.DataFrame, profile: SiteProfile, now: datetime) -> dict[str, list[str]]:
+    """Why each article of a batch would be quarantined (by article id), as a run's
+    validation says, for `newscorpus extract`. Two checks are a run's and are left out: the
+    batch's volume, and whether a URL is on the crawled site (saved pages come from
+    anywhere, and the base URL the crawl used is not known here)."""
+    params = {**validation_params(profile, now), "url_pattern": "^https?://"}
+    return validate(validation_frame(articles, profile), params).reasons
+
+
 def check_drift(validation: Validation, articles: pd.DataFrame, threshold: float,
                 site: str) -> None:
     """Stop the run when a critical expectation fails for more than `threshold` of the batch.

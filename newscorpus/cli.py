@@ -443,7 +443,9 @@ def extract_command(
     up to that record, an error line naming the file and offset, and exit code 1.
     """
     from collections import Counter, deque
+    from datetime import UTC, datetime
 
+    from expectations import quality
     from extract.clean import clean_rows
     from extract.inputs import crawl_of, is_warc, pages
     from extract.workers import CHUNK, batches, extract_many
@@ -459,7 +461,7 @@ def extract_command(
     profiles = _usable_profiles(available_sites()) if site == "auto" else []
     fixed = None if site == "auto" else load_profile(site)
     generic = load_profile("generic")
-    used: deque[str] = deque()  # the profile of each page handed out, in order
+    used: deque[Any] = deque()  # the profile of each page handed out, in order
     unreadable: list[ArchiveReadError] = []
 
     left_out: Counter[str] = Counter()
@@ -475,25 +477,32 @@ def extract_command(
                     continue
                 profile = fixed or crawled or next((p for p in profiles if p.base_url and on_site(
                     page_url, p.host)), generic)
-                used.append(profile.name)
+                used.append(profile)
                 by_profile[profile.name] += 1
                 yield body, page_url, profile, content_type
         except ArchiveReadError as error:  # the pages before it still go out
             unreadable.append(error)
 
     printed = []
+    now = datetime.now(UTC)
     for path in inputs:
         for batch in batches(extract_many(jobs_of(path), jobs), CHUNK):
             # Cleaned as the pipeline cleans before it validates and loads.
             rows = clean_rows(batch)
-            for row in rows.to_dict("records"):
+            page_profiles = [used.popleft() for _ in range(len(rows))]
+            held: dict[str, list[str]] = {}
+            for profile in {p.name: p for p in page_profiles}.values():
+                mine = rows[[p.name == profile.name for p in page_profiles]]
+                held.update(quality.held_back(mine, profile, now))
+            for row, profile in zip(rows.to_dict("records"), page_profiles, strict=True):
                 printed.append({
                     "url": row["url"], "title": row["title"], "subtitle": row["subtitle"],
                     "published_at": _iso(row["published_at"]),
                     "modified_at": _iso(row["modified_at"]),
                     "body": row["body"], "tags": row["tags"], "authors": row["authors"],
-                    "lang": row["lang"], "section": row["section"], "site": used.popleft(),
-                    "provenance": row["provenance"]})
+                    "lang": row["lang"], "section": row["section"], "site": profile.name,
+                    "provenance": row["provenance"],
+                    "quarantine": held.get(row["article_id"], [])})
                 if fmt == "jsonl":
                     print(json.dumps(printed.pop(), ensure_ascii=False))
     if fmt == "json":

@@ -142,6 +142,10 @@ def test_extract_sites_and_sql(corpus, truth):
         urlsplit(a["url"]).path for a in truth["articles"] if a["expected"] != "failed")
     assert f"1 HTTP 404, {truth['listing_pages']} listing" in result.stderr
     assert f"extracted: {len(records)} with the demo profile" in result.stderr
+    # Each record says whether a run would hold it back, and why: as the run did.
+    held = {urlsplit(r["url"]).path: r["quarantine"] for r in records if r["quarantine"]}
+    assert {urlsplit(a["url"]).path: a["reason"] in held.get(urlsplit(a["url"]).path, [])
+            for a in _expected(truth, "quarantined")} == dict.fromkeys(held, True)
     titles = {r["title"] for r in records}
     assert {a["title"] for a in _expected(truth, "loaded")} <= titles
     assert "espreso" in _run(corpus, "sites").stdout

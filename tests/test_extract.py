@@ -132,7 +132,9 @@ def test_extract_command_on_html_and_warc_files(tmp_path):
     assert len(rows) == 2 and {r["url"] for r in rows} == {url}
     for row in rows:
         assert set(row) == {"url", "title", "subtitle", "published_at", "modified_at", "body",
-                            "tags", "authors", "lang", "section", "site", "provenance"}
+                            "tags", "authors", "lang", "section", "site", "provenance",
+                            "quarantine"}
+        assert row["quarantine"] == []  # a run would load it
         assert row["title"].startswith("EU supports Zelenskyy’s call")
         # As the corpus stores it: cleaned (no template key), in UTC.
         assert row["published_at"] == "2025-01-24T10:37:00+00:00"
