@@ -449,7 +449,7 @@ def extract_command(
     from extract.clean import clean_rows
     from extract.inputs import crawl_of, is_warc, pages
     from extract.workers import CHUNK, batches, extract_many
-    from sites import available_sites, load_profile
+    from sites import SiteProfile, available_sites, load_profile
     from sites.urls import on_site
     from spiders.archive_reader import ArchiveReadError
 
@@ -461,7 +461,7 @@ def extract_command(
     profiles = _usable_profiles(available_sites()) if site == "auto" else []
     fixed = None if site == "auto" else load_profile(site)
     generic = load_profile("generic")
-    used: deque[Any] = deque()  # the profile of each page handed out, in order
+    used: deque[SiteProfile] = deque()  # the profile of each page handed out, in order
     unreadable: list[ArchiveReadError] = []
 
     left_out: Counter[str] = Counter()
