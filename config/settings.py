@@ -54,3 +54,11 @@ def quiet_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+
+
+TEMPORARY_SERVER = "NEWSCORPUS_TEMPORARY_SERVER"  # set by config/server.py for its processes
+
+
+def on_temporary_server() -> bool:
+    """Whether Prefect talks to a command's temporary server, which has no concurrency limits."""
+    return os.environ.get(TEMPORARY_SERVER) == "1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from expectations.validate import preload
 from extract.workers import ArchiveExtraction
 from flows.runs import crawl_limit, global_limit
 from reports import progress
@@ -76,7 +78,11 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
             extraction: ArchiveExtraction | None) -> None:
     """Wait for the crawl, showing articles answered of those discovered (when enabled), and
     handing `extraction` what was archived. Ends when the crawler has exited and its manifest
-    is read to its last whole line."""
+    is read to its last whole line.
+
+    The first article discovered starts Great Expectations' import (seconds) on a thread of
+    its own, so that it is ready when the crawl ends; a crawl that finds nothing new leaves
+    a batch of no rows, which is judged without it (expectations/validate.py)."""
     with progress.bar(description) as update:
         discovered = answered = 0
         while True:
@@ -84,6 +90,8 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
             events = manifest.new_events()
             for event in events:
                 if isinstance(event, Discovered):
+                    if not discovered:
+                        threading.Thread(target=preload, name="preload-gx", daemon=True).start()
                     discovered += 1
                 elif isinstance(event, Fetched | Failed):
                     answered += event.kind == "article"

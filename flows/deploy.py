@@ -3,7 +3,8 @@
 
 `deploy` shells out to the `prefect` CLI (never through a shell: arguments are a list), which
 is what an operator would type; it is idempotent: the pool is overwritten, the concurrency
-limits created or updated, the deployments upserted.
+limits created or updated (through Prefect's client, as `newscorpus server start` does), the
+deployments upserted.
 """
 
 from __future__ import annotations
@@ -50,16 +51,32 @@ def _prefect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]
 def deploy() -> list[str]:
     """Create the work pool and concurrency limits, and deploy everything in prefect.yaml."""
     if not os.environ.get("PREFECT_API_URL"):
-        raise DeployError("PREFECT_API_URL is not set: start a server "
-                          "(`prefect server start --host 127.0.0.1`) and export "
-                          "PREFECT_API_URL=http://127.0.0.1:4200/api first")
+        raise DeployError("no Prefect server: start one (`newscorpus server start`), or "
+                          "export PREFECT_API_URL=<your server>/api")
     _check_server(os.environ["PREFECT_API_URL"])
     _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
-    for name, limit in concurrency_limits().items():
-        exists = _prefect("gcl", "inspect", name, check=False).returncode == 0
-        _prefect("gcl", "update" if exists else "create", name, "--limit", str(limit))
+    ensure_limits()
     _prefect("--no-prompt", "deploy", "--all")
     return [d["name"] for d in _declared()]
+
+
+def ensure_limits() -> None:
+    """Create or update the concurrency limits on the server PREFECT_API_URL names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for name, limit in concurrency_limits().items():
+            try:
+                client.update_global_concurrency_limit(
+                    name, GlobalConcurrencyLimitUpdate(limit=limit))
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=limit))
 
 
 def _check_server(api_url: str) -> None:

@@ -3,12 +3,12 @@
 The crawl leaves a WARC archive and a manifest (flows/crawling.py); everything after it reads
 only the archive (flows/process.py), so a crawl and a reprocessing of an old archive share one
 path. Only the load writes DuckDB. Pages are extracted as they are archived, while the crawl
-runs (extract/workers.py), and Great Expectations is imported meanwhile.
+runs (extract/workers.py), and Great Expectations is imported meanwhile, once the crawl has
+found an article (flows/crawling.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,6 @@ from prefect import flow, get_run_logger
 from config import settings
 from demosite import server as demo_server
 from demosite.corpus import build_site
-from expectations.validate import preload
 from extract.workers import ArchiveExtraction
 from flows.crawling import crawl, require_discovery_pages
 from flows.process import process_archive
@@ -76,7 +75,6 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
             require_writable(corpus)  # before the crawl, not after it
             plan = incremental_plan(corpus, profile) if mode == "incremental" \
                 else CrawlPlan(mode=mode)
-            threading.Thread(target=preload, name="preload-gx", daemon=True).start()
             with ArchiveExtraction(profile, run_dir) as extraction:
                 crawl(profile, run_dir, run_id, unwalked(plan), max_pages, unwalked(extraction))
                 fetches = fetch_table(run_dir)

@@ -71,10 +71,11 @@ def flow_run_id() -> str | None:
 def global_limit(name: str) -> Iterator[None]:
     """Hold one slot of a Prefect global concurrency limit, when running against a server.
 
-    `newscorpus deploy` creates the limits on the server. A local run (Prefect's temporary
-    server, no PREFECT_API_URL) has none; there DuckDB's lock and lock wait serialize writers.
+    `newscorpus deploy` and `newscorpus server start` create the limits on the server. A
+    command's temporary server (config/server.py) has none; there the warehouse's own lock and
+    lock wait serialize writers.
     """
-    if not os.environ.get("PREFECT_API_URL"):
+    if not os.environ.get("PREFECT_API_URL") or settings.on_temporary_server():
         yield
         return
     with concurrency(name, occupy=1, timeout_seconds=3600):

@@ -194,10 +194,13 @@ def reprocess(
 
 
 def _run_flow(name: str, **params: Any) -> dict[str, Any]:
-    """Start Prefect quietly and call one of the flows."""
+    """Start Prefect quietly, on the server to use (config/server.py), and call one of the
+    flows. A temporary server boots while the flows import."""
+    from config.server import server_for_command
     from config.settings import quiet_prefect_defaults
 
     quiet_prefect_defaults()
+    server = server_for_command()
     from flows import backfill as backfill_flows
     from flows import pipeline
     from flows import reprocess as reprocess_flows
@@ -206,6 +209,7 @@ def _run_flow(name: str, **params: Any) -> dict[str, Any]:
                              "backfill": backfill_flows.backfill,
                              "reprocess": reprocess_flows.reprocess}
     _quiet_console()
+    server.ready()
     summary: dict[str, Any] = flows[name](**params)
     return summary
 
@@ -714,8 +718,11 @@ def _parse_moment(text: str, option: str) -> Any:
 def deploy() -> None:
     """Create the work pool and concurrency limits and deploy prefect.yaml (idempotent).
 
-    Needs a Prefect server: PREFECT_API_URL must point at it.
+    Needs a Prefect server: PREFECT_API_URL, or the one `newscorpus server start` runs.
     """
+    from config.server import configured_or_local
+
+    configured_or_local()
     from flows.deploy import DeployError
     from flows.deploy import deploy as deploy_all
 
@@ -733,12 +740,81 @@ def serve() -> None:
 
     The one-process alternative to a server and a worker; Ctrl-C stops it.
     """
+    from config.server import server_for_command
     from config.settings import quiet_prefect_defaults
 
     quiet_prefect_defaults()
+    server = server_for_command()
     from flows.deploy import serve as serve_all
 
+    server.ready()
     serve_all()
+
+
+server_app = typer.Typer(
+    no_args_is_help=True,
+    help="A local Prefect server that outlives commands: `run`, `backfill` and the others "
+         "find it and skip the seconds of Prefect's temporary server.")
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 4200,
+) -> None:
+    """Start a Prefect server on 127.0.0.1 in the background (its UI at the same address),
+    with the concurrency limits the flows take.
+
+    Its database is Prefect's own, in PREFECT_HOME. A server already running is left as it
+    is. PREFECT_API_URL, when set, still wins over it.
+    """
+    from config.server import ServerError, start
+
+    try:
+        server = start(port)
+    except ServerError as error:
+        raise UsageError(str(error)) from None
+    os.environ["PREFECT_API_URL"] = server.url
+    from flows.deploy import ensure_limits
+
+    ensure_limits()  # the limits the flows take, as `deploy` creates them
+    out.print(f"Prefect server running at {server.url} (pid {server.pid}, log {server.log}); "
+              "commands on this machine use it. Stop it: newscorpus server stop",
+              soft_wrap=True, highlight=False)
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server that `server start` started."""
+    from config.server import stop
+
+    stopped = stop()
+    out.print(f"Stopped the Prefect server at {stopped.url} (pid {stopped.pid})." if stopped
+              else "No server was started with `newscorpus server start`.", highlight=False)
+
+
+@server_app.command("status")
+def server_status(as_json: JsonOption = False) -> None:
+    """Say which Prefect server the commands would use; exit 1 if it is the temporary one."""
+    from config.server import running
+
+    configured = os.environ.get("PREFECT_API_URL")
+    local = running()
+    url = configured or (local.url if local else None)
+    if as_json:
+        print(json.dumps({"url": url, "source": "PREFECT_API_URL" if configured else
+                          "local" if local else None, "pid": local.pid if local else None}))
+    elif configured:
+        out.print(f"PREFECT_API_URL={configured}: commands use that server.", highlight=False)
+    elif local:
+        out.print(f"Local server running at {local.url} (pid {local.pid}); commands use it.",
+                  highlight=False)
+    else:
+        out.print("No server: each command starts Prefect's temporary one "
+                  "(newscorpus server start runs one that outlives commands).",
+                  highlight=False)
+    if url is None:
+        raise typer.Exit(1)
 
 
 warehouse_app = typer.Typer(no_args_is_help=True,
@@ -968,6 +1044,7 @@ def main() -> int:
     """Run the CLI; usage errors are Click's (exit 2), known failures one line with their exit
     code (2: what was asked cannot be done, 3: the warehouse is busy, 1: bad input data or a
     full disk), others one line and exit 1."""
+    from config.server import ServerError
     from sites import BadBaseUrlError, ProfileError
     from spiders.archive_reader import ArchiveReadError
     from warehouse.copy import CopyMismatchError, CopyRefusedError
@@ -982,7 +1059,7 @@ def main() -> int:
     known: dict[type[Exception], int] = {
         UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
         WarehouseReadOnlyError: 2, LakeError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
-        WarehouseStorageError: 1, CopyRefusedError: 2, CopyMismatchError: 1}
+        WarehouseStorageError: 1, CopyRefusedError: 2, CopyMismatchError: 1, ServerError: 1}
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:

@@ -306,3 +306,28 @@ def test_the_drift_threshold_can_be_raised(how, prefect_backend, tmp_path, monke
     answered = sum(a["expected"] != "failed" for a in truth["articles"])
     assert summary["status"] == "completed" and summary["new"] == 0
     assert summary["quarantined"] == answered
+
+
+@pytest.mark.parametrize("volume", [(None, None), (0, 10), (None, 0), (5, 10), (None, -1)])
+def test_an_empty_batch_is_judged_as_great_expectations_judges_it(volume):
+    """A no-change run validates a batch of no rows without importing GX (seconds of its
+    start-up): the results must be GX's own, row for row, whatever the volume bounds."""
+    from datetime import UTC, datetime
+
+    from expectations.quality import validation_frame, validation_params
+    from expectations.validate import validate_with_gx
+    from extract.clean import clean_rows
+    from sites import load_profile
+
+    profile = load_profile("demo", "http://127.0.0.1:9")
+    frame = validation_frame(clean_rows([]), profile)
+    params = {**validation_params(profile, datetime.now(UTC)),
+              "volume_min": volume[0], "volume_max": volume[1]}
+    fast, by_gx = validate(frame, params), validate_with_gx(frame, params)
+    assert fast.reasons == by_gx.reasons == {}
+    def judged(results: pd.DataFrame) -> list[dict[str, Any]]:  # GX orders them its way
+        return sorted(results.to_dict("records"), key=lambda r: (r["suite"], r["reason"]))
+
+    assert judged(fast.results) == judged(by_gx.results)
+    volume_row = fast.results[fast.results["expectation"] == "expect_table_row_count_to_be_between"]
+    assert volume_row["success"].tolist() == [volume not in ((5, 10), (None, -1))]

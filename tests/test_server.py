@@ -1,0 +1,89 @@
+"""`newscorpus server`: a local Prefect server that outlives commands, found by the commands
+that run flows (#22: each run paid seconds for Prefect's temporary server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import free_port
+from test_cli import assert_one_line_error, newscorpus
+
+
+def _flow_runs(api: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(f"{api}/flow_runs/filter", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        runs: list[dict[str, Any]] = json.load(answer)
+    return runs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """An environment of its own: the server's state file must not reach other tests."""
+    return {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": "",
+            "NEWSCORPUS_DEMO_PORT": str(free_port())}
+
+
+def test_a_started_server_is_found_by_runs_and_stopped(tmp_path, home):
+    status = newscorpus("server", "status", cwd=tmp_path, env=home)
+    assert status.returncode == 1 and "No server" in status.stdout
+    port = free_port()
+    started = newscorpus("server", "start", "--port", str(port), cwd=tmp_path, env=home)
+    assert started.returncode == 0, started.stderr
+    api = f"http://127.0.0.1:{port}/api"
+    state = json.loads((Path(home["PREFECT_HOME"]) / "newscorpus-server.json").read_text())
+    assert state["url"] == api and _alive(state["pid"])
+    try:
+        again = newscorpus("server", "start", "--port", str(port), cwd=tmp_path, env=home)
+        assert again.returncode == 0 and f"pid {state['pid']}" in again.stdout  # the same one
+        status = newscorpus("server", "status", "--json", cwd=tmp_path, env=home)
+        assert status.returncode == 0
+        assert json.loads(status.stdout) == {"url": api, "source": "local", "pid": state["pid"]}
+
+        assert _flow_runs(api) == []
+        run = newscorpus("run", "--json", cwd=tmp_path, env=home)
+        assert run.returncode == 0, run.stderr[-2000:]
+        summary = json.loads(run.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "completed" and summary["new"] > 0
+        # The run went to the running server, which keeps it after the command exited.
+        runs = _flow_runs(api)
+        assert [(r["name"], r["state_type"]) for r in runs] == [
+            (runs[0]["name"], "COMPLETED")] and runs[0]["flow_id"]
+        # An explicit PREFECT_API_URL wins over the local server.
+        configured = newscorpus("server", "status", cwd=tmp_path,
+                                env={**home, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+        assert "PREFECT_API_URL=http://127.0.0.1:9/api" in configured.stdout
+    finally:
+        stopped = newscorpus("server", "stop", cwd=tmp_path, env=home)
+    assert stopped.returncode == 0 and f"pid {state['pid']}" in stopped.stdout
+    assert not _alive(state["pid"])
+    assert not (Path(home["PREFECT_HOME"]) / "newscorpus-server.json").exists()
+    assert newscorpus("server", "status", cwd=tmp_path, env=home).returncode == 1
+    # With the server gone, a run goes back to Prefect's temporary server.
+    rerun = newscorpus("run", "--json", cwd=tmp_path, env=home)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert json.loads(rerun.stdout.strip().splitlines()[-1])["new"] == 0
+
+
+def test_a_busy_port_is_one_line(tmp_path, home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = newscorpus("server", "start", "--port", str(port), cwd=tmp_path, env=home)
+    assert_one_line_error(result, 2, f"port {port} on 127.0.0.1 is in use")
+    assert not (Path(home["PREFECT_HOME"]) / "newscorpus-server.json").exists()
