@@ -1040,34 +1040,41 @@ def _crawl_first_page(profile: Any, work: Path) -> Path:
     return work / WARC_NAME
 
 
+# Known failures and their exit codes (2: what was asked cannot be done, 3: the warehouse is
+# busy, 1: bad input data, a full disk, a server that did not start), by module and class.
+# Looked up among the modules already imported: an error's class was imported to raise it,
+# and `--help` need not import the warehouse to know its errors.
+KNOWN_ERRORS = {
+    ("sites.profile", "ProfileError"): 2, ("sites.profile", "BadBaseUrlError"): 2,
+    ("warehouse.db", "WarehouseMissingError"): 2, ("warehouse.db", "WarehouseReadOnlyError"): 2,
+    ("warehouse.lake", "LakeError"): 2, ("warehouse.db", "WarehouseBusyError"): 3,
+    ("spiders.archive_reader", "ArchiveReadError"): 1,
+    ("warehouse.db", "WarehouseStorageError"): 1, ("warehouse.copy", "CopyRefusedError"): 2,
+    ("warehouse.copy", "CopyMismatchError"): 1, ("config.server", "ServerError"): 1}
+
+
+def _known_code(error: Exception) -> int | None:
+    if isinstance(error, UsageError):
+        return 2
+    for (module, name), code in KNOWN_ERRORS.items():
+        kind = getattr(sys.modules.get(module), name, None)
+        if isinstance(kind, type) and isinstance(error, kind):
+            return code
+    return None
+
+
 def main() -> int:
     """Run the CLI; usage errors are Click's (exit 2), known failures one line with their exit
-    code (2: what was asked cannot be done, 3: the warehouse is busy, 1: bad input data or a
-    full disk), others one line and exit 1."""
-    from config.server import ServerError
-    from sites import BadBaseUrlError, ProfileError
-    from spiders.archive_reader import ArchiveReadError
-    from warehouse.copy import CopyMismatchError, CopyRefusedError
-    from warehouse.db import (
-        LakeError,
-        WarehouseBusyError,
-        WarehouseMissingError,
-        WarehouseReadOnlyError,
-        WarehouseStorageError,
-    )
-
-    known: dict[type[Exception], int] = {
-        UsageError: 2, ProfileError: 2, BadBaseUrlError: 2, WarehouseMissingError: 2,
-        WarehouseReadOnlyError: 2, LakeError: 2, WarehouseBusyError: 3, ArchiveReadError: 1,
-        WarehouseStorageError: 1, CopyRefusedError: 2, CopyMismatchError: 1, ServerError: 1}
+    code (KNOWN_ERRORS), others one line and exit 1."""
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 0
-    except tuple(known) as error:
-        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        return next(code for kind, code in known.items() if isinstance(error, kind))
     except Exception as error:
+        if (code := _known_code(error)) is not None:
+            err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False,
+                      soft_wrap=True)
+            return code
         if os.environ.get("NEWSCORPUS_DEBUG"):
             raise
         first_line = str(error).splitlines()[0] if str(error) else ""

@@ -36,6 +36,17 @@ def _command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, 
 COMMANDS = _command_paths(typer.main.get_group(app))
 
 
+def test_every_known_error_names_an_exception_class():
+    """The exit codes are looked up by module and class name (so that --help imports little):
+    a misspelt name would turn a one-line error into an unknown one."""
+    import importlib
+
+    from newscorpus.cli import KNOWN_ERRORS
+
+    for module, name in KNOWN_ERRORS:
+        assert issubclass(getattr(importlib.import_module(module), name), Exception), name
+
+
 def test_the_commands_are_the_documented_ones():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert len(COMMANDS) >= 19
