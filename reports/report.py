@@ -7,9 +7,11 @@ link to load, so it opens offline and prints well.
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
@@ -27,6 +29,7 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")
 TOP_TAGS = 10
 TREND_TAGS = 5
 RUN_SLOTS = 10  # the quarantine chart keeps room for this many runs: one run is no wall of red
+RATE_RUNS = 60  # and shows at most this many
 
 
 def _svg(figure: Any) -> Markup:
@@ -88,13 +91,16 @@ def charts(frames: dict[str, pd.DataFrame]) -> dict[str, Markup]:
         axes.spines[["top", "right"]].set_visible(False)
     out["labels_languages"] = _svg(figure)
 
-    figure, axes = _figure("Quarantine rate per run")
     rates = frames["quarantine_rate"]
+    figure, axes = _figure(f"Quarantine rate per run: the latest that discovered articles "
+                           f"({len(rates)}, at most {RATE_RUNS})")
     axes.bar(range(len(rates)), rates["quarantine_rate"] * 100, color="#a53a3a", width=0.6)
     axes.set_xlim(-0.5, max(len(rates), RUN_SLOTS) - 0.5)
     axes.set_ylabel("% of discovered")
-    axes.set_xticks(range(len(rates)), [r[:15] for r in rates["run_id"]], rotation=45,
-                    ha="right", fontsize=7)
+    step = max(1, len(rates) // RUN_SLOTS)  # at most about ten labels, whatever the runs
+    axes.set_xticks(range(0, len(rates), step),
+                    [f"{t:%m-%d %H:%M}" for t in rates["started_at"].iloc[::step]],
+                    rotation=45, ha="right", fontsize=7)
     out["quarantine_rate"] = _svg(figure)
     return out
 
@@ -112,6 +118,44 @@ def partial_weeks(weeks: pd.DatetimeIndex, first_day: pd.Timestamp,
     return partial
 
 
+def _local(moment: Any, zone: ZoneInfo) -> str:
+    return "" if moment is None or pd.isna(moment) else \
+        pd.Timestamp(moment).tz_convert(zone).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """A chart's numbers as text: its columns, and a row each of what it draws."""
+
+    columns: list[str]
+    rows: list[list[str]]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Numbers:
+        def text(value: Any) -> str:
+            if isinstance(value, (datetime, date, pd.Timestamp)):
+                return f"{value:%Y-%m-%d}"
+            return str(value)
+        return cls([str(c) for c in frame.columns],
+                   [[text(v) for v in row] for row in frame.itertuples(index=False)])
+
+
+def numbers(frames: dict[str, pd.DataFrame]) -> dict[str, Numbers]:
+    """Each chart's numbers, as the table printed under it: what the chart draws, to read
+    exactly, copy, or hear read aloud."""
+    trend = frames["tag_trend"].pivot_table(index="week", columns="tag", values="articles",
+                                            fill_value=0).reset_index()
+    rates = frames["quarantine_rate"].assign(
+        quarantine_rate=lambda f: (f["quarantine_rate"] * 100).round(2))
+    return {name: Numbers.of(frame) for name, frame in {
+        "per_day": frames["per_day"], "top_tags": frames["top_tags"], "tag_trend": trend,
+        "labels_languages": pd.concat([
+            frames["labels"].rename(columns={"label": "label or language"}),
+            frames["languages"].rename(columns={"lang": "label or language"})]),
+        "quarantine_rate": rates[["run_id", "discovered", "quarantine_rate"]].rename(
+            columns={"quarantine_rate": "quarantined, % of discovered"})}.items()}
+
+
 def build(db: Target, out: Path) -> Path:
     """Write the report to `out` (an .html file); returns its path."""
     with reading(db) as con:
@@ -121,12 +165,18 @@ def build(db: Target, out: Path) -> Path:
             "tag_trend": queries.run(con, "report_tag_trend", limit=TREND_TAGS).df(),
             "labels": queries.run(con, "report_labels").df(),
             "languages": queries.run(con, "report_languages").df(),
-            "quarantine_rate": queries.run(con, "report_quarantine_rate").df(),
+            "quarantine_rate": queries.run(con, "report_quarantine_rate",
+                                           limit=RATE_RUNS).df(),
         }
         totals = queries.run(con, "report_totals").df().iloc[0].to_dict()
+    zone = ZoneInfo(totals.pop("timezone") or "UTC")  # the site's, as the charts count days
+    for key in ("first", "last"):
+        totals[key] = _local(totals[key], zone)
+    runs = frames["quarantine_rate"]
+    runs["started_at"] = pd.to_datetime(runs["started_at"], utc=True).dt.tz_convert(zone)
     html = _ENV.get_template("report.html").render(
-        charts=charts(frames), totals=totals, db=str(db),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        charts=charts(frames), numbers=numbers(frames), totals=totals, db=str(db),
+        zone=zone.key, generated=_local(datetime.now(UTC), zone))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
