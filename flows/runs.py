@@ -162,10 +162,14 @@ def _cause(error: BaseException) -> str:
 
 def publish(summary: dict[str, Any], started: datetime, db: Target,
             data_dir: str | None = None) -> dict[str, Any]:
-    """Add the timing, refresh the data docs, publish the summary as a Prefect artifact."""
-    docs = data_docs.build(db, settings.data_dir(data_dir) / "docs")
+    """Add the timing, refresh the data docs (the run's own page among them), publish the
+    summary as a Prefect artifact that links to both."""
+    folder = settings.data_dir(data_dir) / "docs"
+    docs = data_docs.build(db, folder)
+    page = data_docs.run_page(folder, summary["run_id"])  # none for a backfill's whole window
     summary = {**summary, "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-               "db": str(db), "data_docs": str(docs)}
+               "db": str(db), "data_docs": str(docs),
+               **({"run_page": str(page)} if page.is_file() else {})}
     create_markdown_artifact(key="run-summary", markdown=markdown_summary(summary),
                              description=f"newscorpus {summary.get('mode')} run "
                                          f"{summary.get('run_id')}")

@@ -14,12 +14,15 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     header = "| " + " | ".join(fields) + " |"
     rule = "|" + "---|" * len(fields)
     values = "| " + " | ".join(str(summary[f]) for f in fields) + " |"
-    docs = summary.get("data_docs")
+    links = [(what, summary[key]) for what, key in (("This run's page", "run_page"),
+                                                     ("Data docs", "data_docs"))
+             if summary.get(key)]
     return (f"### newscorpus {summary.get('mode', '')} run `{summary.get('run_id')}`\n\n"
             f"{header}\n{rule}\n{values}\n\n"
             + "".join(f"- {line}\n" for line in summary_notes(summary))
             + f"\nDatabase: `{summary.get('db')}`\n"
-            + (f"\nData docs: [{docs}](file://{Path(docs).resolve()})\n" if docs else ""))
+            + "".join(f"\n{what}: [{path}]({Path(path).resolve().as_uri()})\n"
+                      for what, path in links))
 
 
 def summary_notes(summary: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -118,7 +119,10 @@ def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
     assert {r["run_id"] for r in results} == {first["run_id"], second["run_id"]}
     subprocess.run([NEWSCORPUS, "report", "--out", str(tmp_path / "report.html"), *_on(lake)],
                    check=True, capture_output=True, cwd=tmp_path)
-    assert str(len(loadable)) in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    per_day = html.split('data-chart="per_day"', 1)[1].split("</table>", 1)[0]
+    counts = re.findall(r"<tr><td>\d{4}-\d\d-\d\d</td><td>(\d+)</td></tr>", per_day)
+    assert sum(map(int, counts)) == len(loadable)  # the chart's numbers: every article, a day
 
 
 def _backfill(demo_url: str, root: Path, window: tuple[str, str],

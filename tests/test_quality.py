@@ -204,6 +204,17 @@ def test_data_docs_open_offline_and_list_the_last_run(two_runs):
     titles = {t for (t,) in rows(two_runs["db"], "SELECT record ->> 'title' FROM quarantine")}
     assert any(t and t in r[7] for r in failed for t in titles)  # titles, not ids
     assert any(url.startswith("http") for url in table.links)  # sample URLs are links
+    # #22: a page per run, which the run's Prefect artifact links to, and which stays when
+    # the index moves on to later runs.
+    from reports.summary import markdown_summary
+
+    for run in (two_runs["first"], two_runs["second"]):
+        own = Path(run["run_page"]).read_text(encoding="utf-8")
+        assert run["run_id"] in own and "../index.html" in own
+        other = two_runs["second" if run is two_runs["first"] else "first"]["run_id"]
+        assert f'id="{other}"' not in own
+        assert f"]({Path(run['run_page']).resolve().as_uri()})" in markdown_summary(run)
+    assert "body is empty" in Path(two_runs["first"]["run_page"]).read_text(encoding="utf-8")
 
 
 class _Rows(HTMLParser):
