@@ -570,7 +570,7 @@ def search(
         out.print(f"[bold]{rank}. {escape(hit['title'] or '')}[/bold]  "
                   f"[dim]{hit['published_local']:%Y-%m-%d %H:%M} {hit['site_timezone']}  "
                   f"score {hit['score']:.2f}[/dim]")
-        out.print(f"   {escape(hit['url'])}")
+        out.print(f"   {escape(hit['url'])}", soft_wrap=True)  # whole, to copy
         out.print(f"   …{escape(hit['snippet'])}…", highlight=False)
 
 
@@ -909,7 +909,8 @@ def archive_verify(
         raise UsageError(f"no crawl archive under {root}")
     checks = [check_run(folder) for folder in folders]
     if as_json:
-        print(json.dumps([{**vars(c), "run_dir": str(c.run_dir), "ok": c.ok} for c in checks]))
+        print(json.dumps([{"run": c.run_dir.name, **vars(c), "run_dir": str(c.run_dir),
+                           "ok": c.ok} for c in checks]))
     else:
         _show(["run", "listed", "verified", "unlisted", "problems"], [
             (c.run_dir.name, c.listed, c.verified, c.unlisted, len(c.problems))
@@ -938,15 +939,16 @@ app.add_typer(sites_app, name="sites")
 
 
 @sites_app.callback(invoke_without_command=True)
-def sites(context: typer.Context) -> None:
+def sites(context: typer.Context, as_json: JsonOption = False) -> None:
     """List the site profiles; a broken one is named with what is wrong (exit 1)."""
     if context.invoked_subcommand is None:
-        _list_sites()
+        _list_sites(as_json)
 
 
-def _list_sites() -> None:
+def _list_sites(as_json: bool) -> None:
     from sites import ProfileError, available_sites, load_profile
 
+    columns = ["site", "title", "base url", "time zone", "languages"]
     rows, broken = [], []
     for name in available_sites():
         try:
@@ -955,8 +957,11 @@ def _list_sites() -> None:
             broken.append(f"profile {name} is broken: {error}")
             continue
         rows.append((p.name, p.title, p.base_url or "(the demo server)", p.timezone,
-                     ", ".join(p.languages)))
-    _show(["site", "title", "base url", "time zone", "languages"], rows)
+                     p.languages))
+    if as_json:
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows]))
+    else:
+        _show(columns, rows)
     for line in broken:
         err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     if broken:

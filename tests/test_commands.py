@@ -224,7 +224,11 @@ ROW_COMMANDS = {
                           "unexpected_count", "unexpected_percent", "reason"]),
     "validate": (("validate",), ["suite", "expectation", "column", "severity", "success",
                                  "unexpected_count", "reason"]),
+    "sites": (("sites",), None),
+    "archive verify": (("archive", "verify"), ["run", "listed", "verified", "unlisted"]),
+    "search": (("search", "peacekeepers"), ["title", "url"]),
 }
+HEADERLESS = ("search",)  # prints lines, not a table
 
 
 @pytest.mark.parametrize("where", ["80 columns", "200 columns", "a pipe"])
@@ -237,8 +241,9 @@ def test_no_value_is_cut_at_any_width(name, where, corpus):
     assert rows, "nothing to print: the check would see nothing"
     printed = _run(corpus, *args).stdout if where == "a pipe" else \
         _in_terminal(corpus, int(where.split()[0]), *args)
-    if where == "a pipe":  # tab-separated, under a header of the columns shown
-        assert printed.splitlines()[0].split("\t") == (shown or list(rows[0]))
+    if where == "a pipe" and name not in HEADERLESS:  # tab-separated, under a header
+        columns = shown or list(rows[0])
+        assert printed.splitlines()[0].split("\t")[:len(columns)] == columns
     flat = " ".join(printed.split())
     for row in rows:
         for column, value in row.items():
