@@ -233,6 +233,11 @@ def test_a_waiting_crawl_keeps_its_manifest_current(tmp_path):
     urls = [f"{site.base_url}/{fine}", f"{site.base_url}/{hanging}"]
     crawl = start_crawl(site.base_url, tmp_path, "waiting", CrawlPlan(mode="urls", urls=urls))
     try:
+        # The crawl's own start-up (Python, Scrapy) is slow on a busy machine: the clock
+        # starts at its first manifest line, not at the process's start.
+        started = time.monotonic() + 60
+        while time.monotonic() < started and not list(read_manifest(tmp_path)):
+            time.sleep(0.05)
         deadline = time.monotonic() + 3  # the hanging page holds the crawl for 4 s at least
         while time.monotonic() < deadline and not (fetched := _fetched_articles(tmp_path)):
             time.sleep(0.05)
