@@ -9,6 +9,7 @@ and to an image, none of which a crawler of articles should request.
 
 from __future__ import annotations
 
+import gzip
 import random
 import re
 import zlib
@@ -22,6 +23,11 @@ class Fault:
     expected: str       # the state the article must end in: loaded, failed or quarantined
     reason: str | None  # a phrase the recorded error (or quarantine reason) contains
     about: str
+    # The HTTP statuses the site answers, in order, from the link to the last answer: what a
+    # faithful archive holds for the article. With `every_attempt`, each attempt the crawler
+    # makes gets these answers (a crawler's retries are its own to set).
+    answers: tuple[int, ...] = (200,)
+    every_attempt: bool = False
 
 
 SLOW_SECONDS = 1.0
@@ -33,16 +39,18 @@ BOMB_BYTES = 64 * 2**20     # what the gzip bomb inflates to
 FAULTS: dict[str, Fault] = {
     "slow": Fault("loaded", None, f"answers after {SLOW_SECONDS:g} s"),
     "timeout": Fault("loaded", None, "the first request hangs past the crawler's timeout"),
-    "hang": Fault("failed", "timed out", "every request hangs"),
+    "hang": Fault("failed", "timed out", "every request hangs", (), every_attempt=True),
     "reset": Fault("loaded", None, "the first connection is reset"),
-    "5xx": Fault("loaded", None, "the first two requests answer 503"),
-    "500": Fault("failed", "HTTP 500", "every request answers 500"),
+    "5xx": Fault("loaded", None, "the first two requests answer 503", (503, 503, 200)),
+    "500": Fault("failed", "HTTP 500", "every request answers 500", (500,), every_attempt=True),
     "429": Fault("loaded", None,
-                 f"the first request answers 429 with Retry-After: {RETRY_AFTER_SECONDS}"),
-    "redirect": Fault("loaded", None, "linked through a chain of two redirects"),
-    "redirect_loop": Fault("failed", "too many redirects", "linked into a redirect loop"),
-    "offsite_redirect": Fault("failed", "off the site", "redirects to another host"),
-    "oversized": Fault("failed", "too large", f"a page of {OVERSIZE_BYTES:,} bytes"),
+                 f"the first request answers 429 with Retry-After: {RETRY_AFTER_SECONDS}",
+                 (429, 200)),
+    "redirect": Fault("loaded", None, "linked through a chain of two redirects", (301, 302, 200)),
+    "redirect_loop": Fault("failed", "too many redirects", "linked into a redirect loop",
+                           (302, 302)),
+    "offsite_redirect": Fault("failed", "off the site", "redirects to another host", (302,)),
+    "oversized": Fault("failed", "too large", f"a page of {OVERSIZE_BYTES:,} bytes", ()),
     "gzip_bomb": Fault("failed", "too large",
                        f"gzip that inflates to {BOMB_BYTES // 2**20} MiB"),
     "cp1251": Fault("loaded", None, "windows-1251, declared in the Content-Type header"),
@@ -51,7 +59,10 @@ FAULTS: dict[str, Fault] = {
     "malformed": Fault("loaded", None, "unclosed, misnested and stray tags"),
     "truncated": Fault("quarantined", "the page is truncated", "the document stops mid-text"),
     "pdf": Fault("failed", "not an HTML page", "answers with a PDF"),
-    "robots": Fault("failed", "robots.txt", "linked under /private/, which robots.txt disallows"),
+    "robots": Fault("failed", "robots.txt", "linked under /private/, which robots.txt disallows",
+                    ()),
+    "gzip": Fault("loaded", None, "sent gzip-compressed (Content-Encoding: gzip), as most "
+                                  "servers send pages"),
 }
 LINKS = "links"
 MODES = (*FAULTS, LINKS)
@@ -128,6 +139,8 @@ def payload(mode: str | None, html: str) -> tuple[bytes, dict[str, str]]:
         return html.replace("</body>", padding + "</body>", 1).encode("utf-8"), headers
     if mode == "gzip_bomb":
         return gzip_bomb(), {**headers, "Content-Encoding": "gzip"}
+    if mode == "gzip":
+        return gzip.compress(html.encode("utf-8")), {**headers, "Content-Encoding": "gzip"}
     if mode == "pdf":
         return b"%PDF-1.4\n% not an article\n%%EOF\n", {"Content-Type": "application/pdf"}
     return html.encode("utf-8"), headers

@@ -312,6 +312,7 @@ def truth(site: DemoSite, base_url: str, since: datetime | None = None,
         "redesigned": site.redesigned,
         "states": {state: {"expected": e, "reason": r} for state, (e, r) in STATES.items()},
         "faults": {mode: {"expected": f.expected, "reason": f.reason, "about": f.about,
+                          "answers": list(f.answers), "every_attempt": f.every_attempt,
                           "count": sum(e["fault"] == mode for e in articles)}
                    for mode, f in FAULTS.items()},
         "ignored_links": [urljoin(base_url, link)

@@ -17,19 +17,22 @@ from spiders.archive_reader import responses
 from spiders.manifest import Fetched, read_manifest
 
 
-def pages(path: Path, url: str | None = None) -> Iterator[tuple[str, bytes, str | None]]:
-    """(url, body, Content-Type) per page; a WARC gives each HTML response record with its URL.
+def pages(path: Path, url: str | None = None) -> Iterator[tuple[str, bytes, str | None, int]]:
+    """(url, body, Content-Type, HTTP status) per page; a WARC gives each HTML answer with its
+    URL and status (a crawl's WARC also holds its redirects, errors and retried answers), an
+    HTML file is a page of status 200.
 
     A WARC record that is not whole raises `ArchiveReadError` once the pages before it are out.
     """
     name = path.name.lower()
     if is_warc(path):
         for response in responses(path):
-            if "html" in (response.content_type or "html"):  # not robots.txt, sitemaps, feeds
-                yield response.url, response.body, response.content_type
+            # Not robots.txt, sitemaps, feeds (a page may lack a Content-Type), nor 304s.
+            if response.rec_type == "response" and "html" in (response.content_type or "html"):
+                yield response.url, response.body, response.content_type, response.status or 0
         return
     body = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-    yield url or path.resolve().as_uri(), body, None
+    yield url or path.resolve().as_uri(), body, None, 200
 
 
 def is_warc(path: Path) -> bool:

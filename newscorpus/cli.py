@@ -475,7 +475,10 @@ def extract_command(
         crawl = crawl_of(path) if is_warc(path) else None
         crawled = next((p for p in profiles if crawl and p.name == crawl.site), None)
         try:
-            for page_url, body, content_type in pages(path, url):
+            for page_url, body, content_type, status in pages(path, url):
+                if status != 200:
+                    left_out[f"HTTP {status}"] += 1
+                    continue
                 if crawl and (why := crawl.left_out(page_url)):
                     left_out[why] += 1
                     continue
@@ -515,7 +518,8 @@ def extract_command(
                                          sorted(by_profile.items())) or "no page"),
               highlight=False, soft_wrap=True)
     if left_out:
-        err.print("left out, as the crawl's manifest says they are no article pages: "
+        err.print("left out, as no article pages (answers other than 200, and what the "
+                  "crawl's manifest says is no article): "
                   + ", ".join(f"{n} {why}" for why, n in sorted(left_out.items())),
                   highlight=False, soft_wrap=True)
     for error in unreadable:
@@ -886,7 +890,8 @@ def warehouse_maintain(
     _show(list(vars(done)), [tuple(vars(done).values())])
 
 
-archive_app = typer.Typer(no_args_is_help=True, help="Check the crawls' WARC archives.")
+archive_app = typer.Typer(no_args_is_help=True,
+                          help="Check the crawls' WARC archives, and index them.")
 app.add_typer(archive_app, name="archive")
 
 
@@ -897,8 +902,9 @@ def archive_verify(
     data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check that each run's WARC files hold every response its manifest lists, whole, at
-    its offset, for its URL and size, with digests that verify. Exit 1 if any does not."""
+    """Check that each run's WARC files hold every answer its manifest lists, whole, at its
+    offset, for its URL and size, with digests that verify; every redirect hop and retried
+    answer it lists too; and that each file's CDXJ index matches it. Exit 1 if any does not."""
     from config.settings import data_dir as data_folder
     from spiders.archive_check import check_run
     from spiders.manifest import run_dirs
@@ -921,6 +927,32 @@ def archive_verify(
                           soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@archive_app.command("index")
+def archive_index(
+    runs: Annotated[list[str] | None, typer.Argument(
+        help="Run ids or run folders; none: every run under the data dir.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """(Re)write the CDXJ index beside each run's WARC file (crawl.cdxj), as pywb and other
+    replay tools read it. A crawl writes its own; this is for archives that have none."""
+    from config.settings import data_dir as data_folder
+    from spiders.archive_index import index_path, write_index
+    from spiders.manifest import run_dirs
+
+    root = data_folder(data_dir) / "archive"
+    folders = run_dirs(root) if not runs else [_run_folder(run, root) for run in runs]
+    if not folders:
+        raise UsageError(f"no crawl archive under {root}")
+    written = [(folder.name, str(index_path(warc)), write_index(warc))
+               for folder in folders for warc in sorted(folder.glob("*.warc.gz"))]
+    if as_json:
+        print(json.dumps([{"run": run, "index": path, "lines": lines}
+                          for run, path, lines in written]))
+        return
+    _show(["run", "index", "lines"], written)
 
 
 def _run_folder(run: str, root: Path) -> Path:
@@ -1005,7 +1037,8 @@ def sites_calibrate(
                                  "files")
             warcs = [_crawl_first_page(profile, Path(work))]
         found = calibration.calibrate(
-            ((body, url, kind) for path in warcs for url, body, kind in pages(path)), profile)
+            ((body, url, kind) for path in warcs for url, body, kind, status in pages(path)
+             if status == 200), profile)
     if as_json:
         print(json.dumps({"site": found.site, "pages": found.pages,
                           "with_structured_data": found.with_structured_data,

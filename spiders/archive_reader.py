@@ -10,13 +10,20 @@ every such case into one `ArchiveReadError`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from io import BytesIO
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
 
 # How much of warcio's message (which quotes what it read) an error repeats.
 _QUOTED = 80
+# The most a stored payload may decode to (the crawl's own limit is the profile's
+# max_page_bytes, 5 MB by default).
+MAX_DECODED = 32 * 2**20
 
 
 class ArchiveReadError(ValueError):
@@ -33,20 +40,43 @@ class ArchiveReadError(ValueError):
 
 @dataclass(frozen=True)
 class Response:
-    """A response record: its URL, where it starts, its Content-Type and its payload."""
+    """A response (or revisit) record: its file and offset, its URL, its HTTP status and
+    Content-Type, and its payload as stored, which `body` decodes."""
 
-    url: str
+    file: Path
     offset: int
+    url: str
+    status: int | None
     content_type: str | None
-    body: bytes
+    rec_type: str  # "response", or "revisit" (a 304)
+    stored: bytes = field(repr=False)
+    http_headers: StatusAndHeaders | None = field(repr=False)
+
+    @cached_property
+    def body(self) -> bytes:
+        """The payload as the server meant it, without its Content-Encoding and chunking,
+        decoded as warcio decodes it; at most `MAX_DECODED` bytes (a gzip bomb is archived
+        as it came, and must not inflate in whoever reads it)."""
+        record = ArcWarcRecord("warc", self.rec_type, None, BytesIO(self.stored),
+                               self.http_headers, None, len(self.stored))
+        try:
+            decoded: bytes = record.content_stream().read(MAX_DECODED + 1)
+        except Exception as error:  # zlib.error, brotli.error, ...: bytes that do not decode
+            raise ArchiveReadError(self.file, self.offset,
+                                   f"does not decode: {type(error).__name__}") from error
+        if len(decoded) > MAX_DECODED:
+            raise ArchiveReadError(self.file, self.offset,
+                                   f"decodes to more than {MAX_DECODED // 2**20} MiB")
+        return decoded
 
 
 def responses(path: Path) -> Iterator[Response]:
-    """Every response record of the file, in order; raises at the first one not whole."""
+    """Every response and revisit record of the file, in order; raises at the first record
+    that is not whole."""
     with open(path, "rb") as stream:
         records = ArchiveIterator(stream, check_digests=True)
         while (read := _next(path, records)) is not None:
-            if read.rec_type == "response":
+            if read.rec_type in ("response", "revisit"):
                 yield read
         # A record cut inside its first gzip block ends warcio's reading with no error.
         size = path.stat().st_size
@@ -69,12 +99,7 @@ def read_payloads(path: Path, offsets: set[int]) -> Iterator[Response]:
             yield read
 
 
-@dataclass(frozen=True)
-class _Record(Response):
-    rec_type: str
-
-
-def _next(path: Path, records: ArchiveIterator) -> _Record | None:
+def _next(path: Path, records: ArchiveIterator) -> Response | None:
     """The iterator's next record, read whole and checked (None at the end of the file).
 
     warcio's parser raises whatever its parsing of bad bytes runs into (ArchiveLoadFailed,
@@ -85,7 +110,7 @@ def _next(path: Path, records: ArchiveIterator) -> _Record | None:
         record = next(records, None)
         if record is None:
             return None
-        body = record.content_stream().read()
+        stored = record.raw_stream.read()  # reading it to its end checks the digests
     except OSError:
         raise
     except Exception as error:
@@ -106,9 +131,11 @@ def _next(path: Path, records: ArchiveIterator) -> _Record | None:
         raise ArchiveReadError(path, offset, "fails its digest: "
                                              + "; ".join(map(str, checker.problems)))
     headers = record.http_headers
-    return _Record(url=record.rec_headers.get_header("WARC-Target-URI"), offset=offset,
-                   content_type=headers.get_header("Content-Type") if headers else None,
-                   body=body, rec_type=record.rec_type)
+    status = headers.get_statuscode() if headers and record.rec_type != "request" else None
+    return Response(file=path, offset=offset, url=record.rec_headers.get_header("WARC-Target-URI"),
+                    status=int(status) if status and status.isdigit() else None,
+                    content_type=headers.get_header("Content-Type") if headers else None,
+                    rec_type=record.rec_type, stored=stored, http_headers=headers)
 
 
 def _unreadable(path: Path, offset: int, error: Exception) -> ArchiveReadError:

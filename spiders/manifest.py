@@ -2,9 +2,10 @@
 
 This module is the manifest's one writer and one reader. Events:
 - `Discovered`: an article URL was found (with what the listing or sitemap said of it);
-- `Fetched`: a response was archived (status, WARC offset and length); `requested` is the URL
-  first asked for, which differs from `url` after redirects;
-- `Failed`: a request ended without a response (error text);
+- `Fetched`: a URL's final answer was archived (status, WARC offset and length); `requested`
+  is the URL first asked for, which differs from `url` after redirects, and `hops` are the
+  offsets of the answers archived on the way (redirects, retried 5xx and 429);
+- `Failed`: a request ended without a final answer (error text, and `hops` as above);
 - `Notice`: something the run's summary should tell (say, a listing whose entries the
   profile's selectors no longer find).
 
@@ -50,6 +51,8 @@ class Fetched:
     content_type: str | None = None
     attempts: int = 1
     note: str | None = None  # why the retries gave up, when they did
+    # The WARC offsets of the answers before this one: redirect hops and retried answers.
+    hops: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Failed:
     error: str
     at: str
     attempts: int = 1
+    hops: list[int] = field(default_factory=list)  # answers archived before it failed
 
 
 @dataclass(frozen=True)

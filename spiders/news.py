@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -44,6 +43,7 @@ from sites import SiteProfile, load_profile
 from sites.dates import parse_date_line, parse_iso
 from sites.urls import canonicalize, on_site
 from spiders.archive import ArchiveError, ArchiveProcess
+from spiders.capture import archived
 from spiders.failures import failure_reason
 from spiders.listing import ListingReader
 from spiders.plan import CrawlPlan
@@ -276,11 +276,15 @@ class NewsSpider(scrapy.Spider):
 
     def _archive_response(self, response: Response, request: scrapy.Request,
                           spider: scrapy.Spider) -> None:
+        """The URL's final answer: its exchange (spiders/capture.py) is the last archived."""
         assert self.archive is not None
         requested = (request.meta.get("redirect_urls") or [request.url])[0]
-        self.archive.fetched(response.url, requested, request.meta.get("kind", "other"),
-                             response.status, _reason(response.status),
-                             list(_header_pairs(response)), response.body,
+        kind = request.meta.get("kind", "other")
+        if not (records := archived(request)):  # an answer no download made: none so far
+            self.archive.failed(requested, kind, "the answer was not archived", [])
+            return
+        *hops, record = records
+        self.archive.fetched(response.url, requested, kind, record, hops, size=len(response.body),
                              attempts=request.meta.get("retry_times", 0) + 1,
                              note=request.meta.get("give_up_reason"))
 
@@ -292,7 +296,7 @@ class NewsSpider(scrapy.Spider):
         assert self.archive is not None
         requested = (request.meta.get("redirect_urls") or [request.url])[0]
         self.archive.failed(requested, request.meta.get("kind", "other"),
-                            failure_reason(failure),
+                            failure_reason(failure), archived(request),
                             attempts=request.meta.get("retry_times", 0) + 1)
 
     def _archive_failed(self, error: ArchiveError) -> None:
@@ -328,16 +332,3 @@ def _feed_date(value: str | None, profile: SiteProfile) -> datetime | None:
 def _root(response: Response) -> Any:
     """The lxml tree of an HTML answer (a listing page is one; Scrapy types it loosely)."""
     return cast(TextResponse, response).selector.root
-
-
-def _header_pairs(response: Response) -> Iterator[tuple[bytes, bytes]]:
-    for key, values in response.headers.items():
-        for value in values:
-            yield key, value
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""

@@ -23,6 +23,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.retry.BackoffRetryMiddleware": 550,
     "spiders.redirects.RedirectGuardMiddleware": 650,  # sees each 3xx before RedirectMiddleware
+    "spiders.capture.CaptureMiddleware": 950,  # every answer as received, for the archive
 }
 REDIRECT_MAX_TIMES = 5
 LOG_LEVEL = "INFO"

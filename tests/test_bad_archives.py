@@ -32,15 +32,21 @@ class Archive(dict[str, Any]):
 
 @pytest.fixture(scope="module")
 def archive(two_runs: dict[str, Any]) -> Archive:
-    """The first run's WARC file, its response records as the manifest lists them, and the
-    body of each (read from the whole file)."""
+    """The first run's WARC file, its response records as the manifest lists them, the body
+    of each (read from the whole file), and where each record of any type starts."""
+    from warcio.archiveiterator import ArchiveIterator
+
     run_dir = min((two_runs["root"] / "archive" / "demo").iterdir())
     fetched = sorted((e for e in read_manifest(run_dir) if isinstance(e, Fetched)),
                      key=lambda e: e.offset)
     warc = run_dir / WARC_NAME
     bodies = {r.offset: r.body for r in responses(warc)}
     assert sorted(bodies) == [e.offset for e in fetched]
-    return Archive(warc=warc, fetched=fetched, bodies=bodies, data=warc.read_bytes())
+    with open(warc, "rb") as stream:
+        records = ArchiveIterator(stream)
+        starts = [records.offset for _ in records]
+    return Archive(warc=warc, fetched=fetched, bodies=bodies, data=warc.read_bytes(),
+                   starts=starts)
 
 
 def _read(path: Path) -> tuple[list[Response], ArchiveReadError | None]:
@@ -161,10 +167,10 @@ def test_fuzz_a_damaged_warc_gives_whole_records_or_one_named_error(small_warc, 
     if not noise:
         # Cut only: what is read is the file's own records, whole. One more than the untouched
         # can be: a record cut inside its gzip trailer (8 bytes), after all of its content;
-        # any other cut is an error.
+        # any other cut is an error, unless it falls between two records.
         assert len(read) <= len(untouched) + 1
         assert all(r.body == archive["bodies"][r.offset] for r in read)
-        ends = [0, *(e.offset for e in archive["fetched"]), len(whole)]
+        ends = [*archive["starts"], len(whole)]
         assert error is not None or any(end - 8 <= cut <= end for end in ends), cut
 
 
@@ -208,3 +214,35 @@ def test_archive_verify_passes_a_crawl_and_names_what_is_wrong_in_a_damaged_one(
     assert f"the record at offset {torn.offset} is truncated" in damaged.stderr
     assert f"({later} listed responses from there on)" in damaged.stderr
     assert f"is of {archive['fetched'][1].url}, the manifest says" in damaged.stderr
+
+
+def test_archive_index_writes_the_cdxj_index_that_verify_holds_the_warc_against(
+        archive, tmp_path):
+    import json
+
+    run = tmp_path / "archive" / "demo" / archive["warc"].parent.name
+    shutil.copytree(archive["warc"].parent, run)
+    index = run / "crawl.cdxj"
+    lines = index.read_text().splitlines()  # the crawl wrote it
+    by_offset = {int(json.loads(line.split(" ", 2)[2])["offset"]): line for line in lines}
+    for event in archive["fetched"]:  # each answer the manifest lists is indexed, by its URL
+        key, stamp, fields = by_offset[event.offset].split(" ", 2)
+        assert json.loads(fields)["url"] == event.url and ")/" in key and len(stamp) == 14
+    assert lines == sorted(lines)
+
+    verify = ("archive", "verify", run.name, "--data-dir", str(tmp_path))
+    index.unlink()
+    missing = newscorpus(*verify, cwd=tmp_path)
+    assert missing.returncode == 1 and "missing (`newscorpus archive index` writes it)" \
+        in missing.stderr
+    made = newscorpus("archive", "index", run.name, "--data-dir", str(tmp_path), "--json",
+                      cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == [{"run": run.name, "index": str(index),
+                                        "lines": len(lines)}]
+    assert index.read_text().splitlines() == lines
+    assert newscorpus(*verify, cwd=tmp_path).returncode == 0
+
+    index.write_text("".join(line + "\n" for line in lines[1:]))
+    stale = newscorpus(*verify, cwd=tmp_path)
+    assert stale.returncode == 1 and f"of its {len(lines) - 1} lines differ" in stale.stderr

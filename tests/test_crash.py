@@ -130,9 +130,11 @@ def test_a_partial_warc_record_is_never_read(tmp_path):
     archive = CrawlArchive(tmp_path, "torn", "test")
     pages = {f"http://127.0.0.1:1/page-{i}": f"<html><title>{i}</title></html>".encode()
              for i in range(2)}
-    for url, body in pages.items():
+    for i, (url, body) in enumerate(pages.items()):
         archive.discovered(url)
-        archive.fetched(url, url, "article", 200, "OK", [(b"Content-Type", b"text/html")], body)
+        archive.exchange(f"<urn:uuid:{i}>", url, "GET", [], b"", 200,
+                         [(b"Content-Type", b"text/html")], body)
+        archive.fetched(url, url, "article", f"<urn:uuid:{i}>", [], len(body))
     archive.discovered("http://127.0.0.1:1/page-2")
     archive.close()
     whole = (tmp_path / WARC_NAME).read_bytes()
@@ -156,8 +158,8 @@ def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
     failures: list[ArchiveError] = []
     archive = ArchiveProcess(tmp_path, "broken", "test", on_failure=failures.append)
     archive.discovered("http://127.0.0.1:1/a")
-    archive.fetched("http://127.0.0.1:1/a", "http://127.0.0.1:1/a", "article", 200, "OK", [],
-                    "not bytes")  # type: ignore[arg-type] - the writer fails on it
+    archive.exchange("<urn:uuid:a>", "http://127.0.0.1:1/a", "GET", [], b"", 200, [],
+                     "not bytes")  # type: ignore[arg-type] - the writer fails on it
     deadline = time.monotonic() + 30
     while not failures and time.monotonic() < deadline:  # until the queue stays full
         archive.discovered("http://127.0.0.1:1/b")

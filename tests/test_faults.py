@@ -8,6 +8,8 @@ a trap server on another loopback host name, which must never see a request.
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,9 @@ from demosite.server import RunningSite, start
 from extract.article import extract_article
 from extract.clean import clean
 from sites import load_profile
+from spiders.archive_check import check_run
+from spiders.archive_index import index_path
+from spiders.manifest import Failed, Fetched, read_manifest
 
 LOADED = ("new", "updated", "unchanged")
 RETRIES = 3  # sites/espreso.toml, crawl.retries
@@ -147,6 +152,7 @@ EXTRA_CHECKS: dict[str, Callable[[dict[str, Any], str, dict[str, Any]], None]] =
     "broken_utf8": _replacement_characters,
     "robots": _never_requested("/private/"),
     "offsite_redirect": _trap_untouched,
+    "gzip": _same_text_as_a_clean_page,
 }
 
 
@@ -182,3 +188,74 @@ def test_truth_lists_every_fault_mode(faulted):
     assert set(listed) == set(faults.FAULTS)
     assert all(entry["expected"] in ("loaded", "failed", "quarantined") and entry["about"]
                for entry in listed.values())
+
+
+def _records(warc: Path) -> dict[int, Any]:
+    """offset -> (WARC-Type, HTTP status, WARC headers, HTTP headers, payload as stored)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    held = {}
+    with open(warc, "rb") as stream:
+        records = ArchiveIterator(stream)
+        for record in records:
+            status = record.http_headers.get_statuscode() if record.http_headers else None
+            held[records.offset] = (record.rec_type, status, record.rec_headers,
+                                    record.http_headers, record.raw_stream.read())
+    return held
+
+
+def test_the_archive_holds_every_exchange_as_it_was_received(faulted):
+    """Every answer the site gave, redirects and retried ones too, with a request record
+    beside it; each linked to its URL's final state, as truth's fault list says; payloads as
+    sent (gzip stays gzip); `warcio check` passes, and so do the index and `archive verify`."""
+    run_dir = faulted["db"].parent / "archive" / "demo" / faulted["summary"]["run_id"]
+    warc = run_dir / "crawl.warc.gz"
+    warcio = Path(sys.executable).with_name("warcio")
+    checked = subprocess.run([warcio, "check", "-v", warc], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    assert "digest pass" in checked.stdout
+
+    held = _records(warc)
+    answers = {o: r for o, r in held.items() if r[0] in ("response", "revisit")}
+    ids = {r[2].get_header("WARC-Record-ID") for r in answers.values()}
+    requests = [r for r in held.values() if r[0] == "request"]
+    assert len(requests) == len(answers)
+    assert {r[2].get_header("WARC-Concurrent-To") for r in requests} == ids
+    assert all(r[3].protocol == "GET" for r in requests)
+
+    final = {e.requested if isinstance(e, Fetched) else e.url: e
+             for e in read_manifest(run_dir) if isinstance(e, (Fetched, Failed))}
+    for entry in faulted["truth"]["articles"]:
+        event = final[entry["link"]]
+        chain = [*event.hops, *([event.offset] if isinstance(event, Fetched) else [])]
+        statuses = [int(answers[offset][1]) for offset in chain]
+        if entry["fault"] is None:
+            assert statuses == ([404] if entry["state"] == "not_found" else [200]), entry
+            continue
+        fault = faulted["truth"]["faults"][entry["fault"]]
+        want = fault["answers"] * (event.attempts if fault["every_attempt"] else 1)
+        assert statuses == want, (entry["fault"], entry["link"])
+        stored = answers[chain[-1]] if chain else None
+        if entry["fault"] in ("gzip", "gzip_bomb"):
+            assert stored is not None and stored[3].get_header("Content-Encoding") == "gzip"
+            assert stored[4][:2] == b"\x1f\x8b"  # the bytes as sent, not inflated
+
+    assert index_path(warc).read_text().count("\n") == len(answers) + len(requests)
+    check = check_run(run_dir)
+    assert check.ok and check.unlisted == 0, check.problems
+
+
+def test_reprocessing_the_faulted_archive_changes_no_row(faulted):
+    """The archive's payloads as sent (gzip among them) and its hops read back to the same
+    corpus: re-extracting it without a code change leaves every article as it was."""
+    from test_incremental import checksums
+
+    from flows.reprocess import reprocess
+
+    corpus = dict.fromkeys(("articles", "article_versions", "article_tags"), "*")
+    before = checksums(faulted["db"], corpus)
+    summary = reprocess(base_url=faulted["site"].base_url, db=str(faulted["db"]),
+                        data_dir=str(faulted["db"].parent))
+    assert summary["new"] == summary["updated"] == 0
+    assert summary["unchanged"] == faulted["summary"]["new"]
+    assert checksums(faulted["db"], corpus) == before

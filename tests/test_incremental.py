@@ -242,6 +242,28 @@ def test_backfill_refetches_known_articles_conditionally(demo, prefect_backend, 
     assert again["not_modified"] == loaded and again["unchanged"] == loaded
     assert again["new"] == again["updated"] == 0
 
+    # Each 304 is archived as a revisit record (server-not-modified), beside the
+    # conditional request that earned it, and the archive verifies.
+    from warcio.archiveiterator import ArchiveIterator
+
+    from spiders.archive import NOT_MODIFIED
+    from spiders.archive_check import check_run
+
+    revisits, conditional = set(), set()
+    for warc in (tmp_path / "archive" / "demo").rglob("*.warc.gz"):  # both backfills
+        assert check_run(warc.parent).ok
+        with open(warc, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                headers = record.rec_headers
+                if record.rec_type == "revisit":
+                    assert headers.get_header("WARC-Profile") == NOT_MODIFIED
+                    assert record.http_headers.get_statuscode() == "304"
+                    revisits.add(headers.get_header("WARC-Record-ID"))
+                elif record.rec_type == "request" and record.http_headers.get_header(
+                        "If-None-Match"):
+                    conditional.add(headers.get_header("WARC-Concurrent-To"))
+    assert len(revisits) == loaded and revisits == conditional
+
 
 def test_interrupted_backfill_resumes_to_the_same_state(demo, tmp_path):
     args = ["backfill", "--since", "2025-01-14", "--until", "2025-01-19", "--base-url",
