@@ -895,25 +895,35 @@ archive_app = typer.Typer(no_args_is_help=True,
 app.add_typer(archive_app, name="archive")
 
 
-@archive_app.command("verify")
-def archive_verify(
-    runs: Annotated[list[str] | None, typer.Argument(
-        help="Run ids or run folders; none: every run under the data dir.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Check that each run's WARC files hold every answer its manifest lists, whole, at its
-    offset, for its URL and size, with digests that verify; every redirect hop and retried
-    answer it lists too; and that each file's CDXJ index matches it. Exit 1 if any does not."""
+RunsArgument = Annotated[list[str] | None, typer.Argument(
+    help="Run ids or run folders; none: every run under the data dir.")]
+ArchiveDirOption = Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")]
+
+
+def _archive_runs(runs: list[str] | None, data_dir: Path | None) -> list[Path]:
+    """The run folders named (by id or path), or every run under the data dir's archive."""
     from config.settings import data_dir as data_folder
-    from spiders.archive_check import check_run
     from spiders.manifest import run_dirs
 
     root = data_folder(data_dir) / "archive"
     folders = run_dirs(root) if not runs else [_run_folder(run, root) for run in runs]
     if not folders:
         raise UsageError(f"no crawl archive under {root}")
-    checks = [check_run(folder) for folder in folders]
+    return folders
+
+
+@archive_app.command("verify")
+def archive_verify(
+    runs: RunsArgument = None,
+    data_dir: ArchiveDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that each run's WARC files hold every answer its manifest lists, whole, at its
+    offset, for its URL and size, with digests that verify; every redirect hop and retried
+    answer it lists too; and that each file's CDXJ index matches it. Exit 1 if any does not."""
+    from spiders.archive_check import check_run
+
+    checks = [check_run(folder) for folder in _archive_runs(runs, data_dir)]
     if as_json:
         print(json.dumps([{"run": c.run_dir.name, **vars(c), "run_dir": str(c.run_dir),
                            "ok": c.ok} for c in checks]))
@@ -931,23 +941,17 @@ def archive_verify(
 
 @archive_app.command("index")
 def archive_index(
-    runs: Annotated[list[str] | None, typer.Argument(
-        help="Run ids or run folders; none: every run under the data dir.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Archive folder [default: data/].")] = None,
+    runs: RunsArgument = None,
+    data_dir: ArchiveDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """(Re)write the CDXJ index beside each run's WARC file (crawl.cdxj), as pywb and other
     replay tools read it. A crawl writes its own; this is for archives that have none."""
-    from config.settings import data_dir as data_folder
     from spiders.archive_index import index_path, write_index
-    from spiders.manifest import run_dirs
 
-    root = data_folder(data_dir) / "archive"
-    folders = run_dirs(root) if not runs else [_run_folder(run, root) for run in runs]
-    if not folders:
-        raise UsageError(f"no crawl archive under {root}")
     written = [(folder.name, str(index_path(warc)), write_index(warc))
-               for folder in folders for warc in sorted(folder.glob("*.warc.gz"))]
+               for folder in _archive_runs(runs, data_dir)
+               for warc in sorted(folder.glob("*.warc.gz"))]
     if as_json:
         print(json.dumps([{"run": run, "index": path, "lines": lines}
                           for run, path, lines in written]))
