@@ -43,8 +43,8 @@ class CaptureMiddleware:
         spider: Any = self.crawler.spider
         spider.archive.exchange(
             record=record, url=response.url, method=request.method,
-            request_headers=list(_pairs(request.headers)), request_body=request.body,
-            status=response.status, headers=list(_pairs(response.headers)),
+            request_headers=_pairs(request.headers), request_body=request.body,
+            status=response.status, headers=_pairs(response.headers),
             body=response.body)
         # A new list: Scrapy copies meta shallowly into the retried or redirected request.
         request.meta[ARCHIVED] = [*archived(request), record]
