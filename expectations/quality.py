@@ -58,7 +58,10 @@ def volume_bounds(median: float | None, mode: str) -> tuple[int, int]:
 
 def validation_params(profile: SiteProfile, now: datetime,
                       volume: tuple[int, int] = (0, 10**9)) -> dict[str, Any]:
-    return {"url_pattern": f"^{re.escape(profile.base_url)}/",
+    """The suite's parameters for a batch of the site. A profile without a base URL (the
+    generic one, importing pages of many hosts) takes any HTTP URL as on its site."""
+    site = f"^{re.escape(profile.base_url)}/" if profile.base_url else "^https?://"
+    return {"url_pattern": site,
             "founded": datetime.combine(profile.founded, datetime.min.time(), UTC).isoformat(),
             "now": now.isoformat(), "languages": list(profile.languages),
             "volume_min": volume[0], "volume_max": volume[1]}

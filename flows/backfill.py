@@ -32,9 +32,7 @@ from spiders.manifest import Discovered, read_manifest
 from spiders.plan import CrawlPlan
 from warehouse import state
 from warehouse.db import require_writable, target
-from warehouse.load import OUTCOMES, RunInfo
-
-COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
+from warehouse.load import COUNTS, RunInfo, add_counts
 
 
 def chunk_start(day: date, chunk: str) -> date:
@@ -141,8 +139,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
                 future.result()
                 summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
                                           corpus)
-            for key in COUNTS:
-                totals[key] += int(summary.get(key) or 0)
+            add_counts(totals, summary)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
                     **totals}, started, corpus, data_dir)

@@ -68,7 +68,11 @@ def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
 
 
 def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -> Batch:
-    """Split the cleaned batch into rows to load and rows to quarantine, and mark each fetch."""
+    """Split the cleaned batch into rows to load and rows to quarantine, and mark each fetch.
+
+    Fetch rows that come quarantined already (an import's record that repeats an earlier
+    record's URL) are held with their error as the reason, and their fetch row as the record.
+    """
     articles = batch.articles
     reasons = dict(validation.reasons)
     held = articles["article_id"].isin(list(reasons))
@@ -78,11 +82,14 @@ def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -
     quarantined = pd.concat([
         articles[held].assign(reasons=articles[held]["article_id"].map(reasons)), duplicates,
     ], ignore_index=True)
+    repeated = fetches[fetches["outcome"] == "quarantined"]
     quarantine = pd.DataFrame({
-        "article_id": quarantined["article_id"], "url": quarantined["url"],
-        "reasons": quarantined["reasons"],
-        "record": [json.dumps(r, default=str, ensure_ascii=False)
-                   for r in quarantined.drop(columns=["reasons"]).to_dict("records")],
+        "article_id": [*quarantined["article_id"], *[None] * len(repeated)],
+        "url": [*quarantined["url"], *repeated["url"]],
+        "reasons": [*quarantined["reasons"], *([error] for error in repeated["error"])],
+        "record": [json.dumps(r, default=str, ensure_ascii=False) for r in
+                   [*quarantined.drop(columns=["reasons"]).to_dict("records"),
+                    *repeated.astype(object).where(repeated.notna(), None).to_dict("records")]],
     })
     fetches = fetches.copy()
     url_to_id = pd.concat([articles, batch.duplicates]).drop_duplicates("url").set_index(

@@ -193,6 +193,39 @@ def reprocess(
     _print_summary(summary, as_json)
 
 
+@app.command("import")
+def import_command(
+    warcs: Annotated[list[Path], typer.Argument(
+        help="WARC files (.warc, .warc.gz) from any crawler: CC-NEWS, the Internet Archive, "
+             "Media Cloud.")],
+    site: Annotated[str, typer.Option(
+        help="`auto` (the profile whose host matches each URL, else generic), a site "
+             "profile for every record, or `generic`.")] = "auto",
+    db: DbOption = None,
+    warehouse: WarehouseOption = None,
+    lake_data: LakeDataOption = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Data docs and journal folder [default: data/].")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load the pages of WARC files that others wrote, as runs of mode `import`: one per
+    file and site, each record in one state. A file imported before is skipped; the files
+    stay where they are, and `reprocess` reads them there."""
+    from extract.inputs import is_warc
+    from sites import load_profile
+
+    for path in warcs:
+        if not path.is_file() or not is_warc(path):
+            raise UsageError(f"not a WARC file (.warc, .warc.gz): {path}")
+    if site != "auto":
+        load_profile(site)
+    _progress_on(as_json)
+    summary = _run_flow("import_warcs", paths=[str(p.resolve()) for p in warcs], site=site,
+                        **_where(db, warehouse, lake_data),
+                        data_dir=str(data_dir) if data_dir else None)
+    _print_summary(summary, as_json)
+
+
 def _run_flow(name: str, **params: Any) -> dict[str, Any]:
     """Start Prefect quietly, on the server to use (config/server.py), and call one of the
     flows. A temporary server boots while the flows import."""
@@ -202,12 +235,13 @@ def _run_flow(name: str, **params: Any) -> dict[str, Any]:
     quiet_prefect_defaults()
     server = server_for_command()
     from flows import backfill as backfill_flows
-    from flows import pipeline
+    from flows import imports, pipeline
     from flows import reprocess as reprocess_flows
 
     flows: dict[str, Any] = {"news_pipeline": pipeline.news_pipeline,
                              "backfill": backfill_flows.backfill,
-                             "reprocess": reprocess_flows.reprocess}
+                             "reprocess": reprocess_flows.reprocess,
+                             "import_warcs": imports.import_warcs}
     _quiet_console()
     server.ready()
     summary: dict[str, Any] = flows[name](**params)
@@ -453,8 +487,7 @@ def extract_command(
     from extract.clean import clean_rows
     from extract.inputs import crawl_of, is_warc, pages
     from extract.workers import CHUNK, batches, extract_many
-    from sites import SiteProfile, available_sites, load_profile
-    from sites.urls import on_site
+    from sites import SiteProfile, available_sites, load_profile, profile_for
     from spiders.archive_reader import ArchiveReadError
 
     if fmt not in ("json", "jsonl"):
@@ -482,8 +515,7 @@ def extract_command(
                 if crawl and (why := crawl.left_out(page_url)):
                     left_out[why] += 1
                     continue
-                profile = fixed or crawled or next((p for p in profiles if p.base_url and on_site(
-                    page_url, p.host)), generic)
+                profile = fixed or crawled or profile_for(page_url, profiles, generic)
                 used.append(profile)
                 by_profile[profile.name] += 1
                 yield body, page_url, profile, content_type

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-SUMMARY_FIELDS = ("chunks", "skipped_chunks", "discovered", "fetched", "new", "updated",
-                  "unchanged", "quarantined", "failed", "not_modified", "seconds")
+SUMMARY_FIELDS = ("chunks", "skipped_chunks", "files", "runs", "skipped_runs", "discovered",
+                  "fetched", "new", "updated", "unchanged", "quarantined", "failed", "not_modified",
+                  "seconds")
 
 
 def markdown_summary(summary: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ from sites.profile import (
     UnknownSiteError,
     available_sites,
     load_profile,
+    profile_for,
 )
 
 __all__ = ["BadBaseUrlError", "ProfileError", "SiteProfile", "UnknownSiteError",
-           "available_sites", "load_profile"]
+           "available_sites", "load_profile", "profile_for"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from functools import cached_property
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
+from sites.urls import on_site
 
 PROFILE_DIR = Path(__file__).parent
 _STRICT_KEYS = ConfigDict(extra="forbid")
@@ -348,3 +351,9 @@ def load_profile(name: str, base_url: str | None = None) -> SiteProfile:
         if base_url:  # the caller's, not the file's
             raise
         raise ProfileError(f"{path}: base_url: {error}") from None
+
+
+def profile_for(url: str, profiles: Iterable[SiteProfile], fallback: SiteProfile) -> SiteProfile:
+    """The first of `profiles` whose site holds `url` (subdomains included), else `fallback`:
+    how a page from a file, not from a crawl, finds the profile to extract it with."""
+    return next((p for p in profiles if p.base_url and on_site(url, p.host)), fallback)

@@ -48,7 +48,8 @@ class Response:
     url: str
     status: int | None
     content_type: str | None
-    rec_type: str  # "response", or "revisit" (a 304)
+    rec_type: str  # "response", or "revisit" (a 304; in others' archives, a repeated payload)
+    warc_date: str | None  # when it was fetched (WARC-Date)
     stored: bytes = field(repr=False)
     http_headers: StatusAndHeaders | None = field(repr=False)
 
@@ -135,7 +136,9 @@ def _next(path: Path, records: ArchiveIterator) -> Response | None:
     return Response(file=path, offset=offset, url=record.rec_headers.get_header("WARC-Target-URI"),
                     status=int(status) if status and status.isdigit() else None,
                     content_type=headers.get_header("Content-Type") if headers else None,
-                    rec_type=record.rec_type, stored=stored, http_headers=headers)
+                    rec_type=record.rec_type,
+                    warc_date=record.rec_headers.get_header("WARC-Date"), stored=stored,
+                    http_headers=headers)
 
 
 def _unreadable(path: Path, offset: int, error: Exception) -> ArchiveReadError:

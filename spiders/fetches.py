@@ -37,7 +37,8 @@ class FetchRow:
     attempts: int | None = None
     article_id: str | None = None  # set by the load's assembly, for extracted pages
     # None: an article page to extract. Else "failed", "not_modified" (a 304: the stored
-    # version stands), and after assembly "loaded" or "quarantined".
+    # version stands), "quarantined" (an imported record whose URL an earlier one holds; the
+    # error says which), and after assembly "loaded" or "quarantined".
     outcome: str | None = None
 
 

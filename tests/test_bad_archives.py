@@ -163,7 +163,7 @@ def small_warc(archive: Archive) -> Archive:
     data = archive["data"][:archive["fetched"][5].offset]
     starts = [start for start in archive["starts"] if start < len(data)]
     spans = [(start, _content_end(data, start, end), end)
-             for start, end in zip(starts, [*starts[1:], len(data)])]
+             for start, end in zip(starts, [*starts[1:], len(data)], strict=True)]
     return Archive(archive, data=data, spans=spans)
 
 

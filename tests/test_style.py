@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("newscorpus", "config", "demosite", "sites", "spiders", "extract", "expectations",
-            "warehouse", "reports", "flows")
+PACKAGES = ("newscorpus", "config", "demosite", "sites", "spiders", "extract", "imports",
+            "expectations", "warehouse", "reports", "flows")
 
 
 def test_ruff_finds_nothing():

@@ -34,6 +34,8 @@ from warehouse import queries
 from warehouse.db import Target, load_fts, rollback, writing
 
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
+# A run summary's counts: what a flow of many runs (a backfill, an import) adds up.
+COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 # The statements of warehouse/sql/load.sql that merge one staged run, in order.
 MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
               "update_changed_articles", "touch_seen_articles", "insert_new_articles",
@@ -75,6 +77,13 @@ class Batch:
 
 class AccountingError(RuntimeError):
     """The run's counts do not add up: some discovered URL has no state, or two."""
+
+
+def add_counts(totals: dict[str, int], summary: dict[str, Any]) -> dict[str, int]:
+    """`totals` with one run's summary counts added (in place)."""
+    for key in COUNTS:
+        totals[key] = totals.get(key, 0) + int(summary.get(key) or 0)
+    return totals
 
 
 def _summary(con: Any, run_id: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Archives that others made, loaded as crawls are (`newscorpus import`)."""
