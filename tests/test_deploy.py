@@ -22,7 +22,8 @@ from warehouse.db import connect
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
-               "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance"}
+               "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance",
+               "import_warcs/import"}
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -142,6 +143,33 @@ def test_backfill_deployment_runs_on_a_worker(deployed):
                                       "backfill-demo-20250122-20250122"]
     assert {c[1] for c in chunks} == {runs[0]["id"]}
     assert in_window > 0
+
+
+def test_import_deployment_runs_on_a_worker(deployed, truth, tmp_path):
+    """A WARC file of others, as the worker sees it, imported by the `import` deployment."""
+    import json
+
+    from test_import import cc_news_hosts
+
+    from demosite.foreign_warc import write_foreign_warc
+
+    server = deployed
+    warc = write_foreign_warc(tmp_path / "others.warc.gz", server["base_url"],
+                              cc_news_hosts(truth["articles"][:30], 10))
+    flow_run = trigger(server, "import_warcs/import", paths=json.dumps([str(warc.path)]))
+    worker = run(server, *PREFECT, "worker", "start", "--pool", "newscorpus", "--run-once",
+                 timeout=300)
+    assert worker.returncode == 0, worker.stdout[-3000:]
+    assert [r["state_type"] for r in wait_for(server, [flow_run], 60)] == ["COMPLETED"]
+    con = connect(server["db"], read_only=True)
+    try:
+        runs = con.execute("SELECT site, discovered, flow_run_id FROM crawl_runs "
+                           "WHERE mode = 'import' ORDER BY site").fetchall()
+    finally:
+        con.close()
+    assert [(site, flow) for site, _, flow in runs] == [("espreso", flow_run),
+                                                         ("generic", flow_run)]
+    assert sum(discovered for _, discovered, _ in runs) == warc.records
 
 
 def test_two_runs_at_once_end_cleanly_without_duplicates(deployed):
