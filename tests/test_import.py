@@ -9,6 +9,7 @@ hosts that no profile knows (the generic path).
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections import Counter
@@ -123,6 +124,21 @@ def test_foreign_hosts_load_through_the_generic_path(foreign_warc, imported):
         assert title == article["title"] and body and published is not None
 
 
+def test_reprocessing_reads_the_imported_pages_where_they_are(imported):
+    """`reprocess --site espreso` re-extracts the espreso host's imported pages from the
+    file: with unchanged code, no article changes."""
+    db = imported["db"]
+    columns = {"articles": "article_id, content_hash, version"}
+    before = checksums(db, columns)
+    result = newscorpus("reprocess", "--site", "espreso", "--db", str(db), "--json",
+                        cwd=imported["root"])
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    [(loaded,)] = sql_rows(db, "SELECT count(*) FROM articles WHERE site = 'espreso'")
+    assert summary["unchanged"] == loaded and summary["new"] == summary["updated"] == 0
+    assert checksums(db, columns) == before
+
+
 def test_a_second_import_of_the_file_changes_nothing(foreign_warc, imported, tmp_path):
     before = checksums(imported["db"])
     again = _import(foreign_warc.path, imported["root"])
@@ -145,8 +161,8 @@ def test_an_import_stopped_by_a_damaged_file_resumes_where_it_stopped(foreign_wa
     data = foreign_warc.path.read_bytes()
     # `whole` ends where a record starts, `cut` inside a record.
     starts = [r.offset for r in responses(foreign_warc.path)]
-    whole, cut = tmp_path / "a.warc.gz", tmp_path / "b.warc.gz"
-    whole.write_bytes(data[:max(o for o in starts if o < len(data) // 3)])
+    whole, cut = tmp_path / "a.warc", tmp_path / "b.warc.gz"  # `whole` not compressed
+    whole.write_bytes(gzip.decompress(data[:max(o for o in starts if o < len(data) // 3)]))
     cut.write_bytes(data[:len(data) // 2])
     with pytest.raises(ArchiveReadError):
         list(responses(cut))
