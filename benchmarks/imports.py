@@ -15,7 +15,12 @@ cores, timed from outside, taking turns:
   200, in two processes.
 Records/s counts the file's response and revisit records. Beside the speed, each side's
 output is checked against the demo site's truth: the share of articles with the right title
-and the right publication day. Not a test: it asserts nothing, it reports.
+and the right publication day.
+
+Then the readers alone, in this process, taking turns: the import's first pass (warcio,
+through `spiders.archive_reader.responses`: every response and revisit record read whole,
+digests checked), and FastWARC's iterator doing the same (when FastWARC is installed; it is
+not a dependency). Not a test: it asserts nothing, it reports.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import urllib.request
 from datetime import datetime
 from multiprocessing import Pool
@@ -120,7 +126,39 @@ def measure(articles: int, rounds: int) -> dict[str, Any]:
             "warcio + trafilatura": {**theirs, "quality": _quality(
                 {r["url"]: (r["title"], r["day"] and f"{r['day']}T12:00:00+00:00")
                  for r in found}, warc.expected)}})
+    out["readers"] = measure_readers(warc.path, rounds)
     return out
+
+
+def _warcio_pass(path: Path) -> int:
+    from spiders.archive_reader import responses
+
+    return sum(1 for _ in responses(path))
+
+
+def _fastwarc_pass(path: Path) -> int:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    with open(path, "rb") as stream:
+        records = ArchiveIterator(stream, parse_http=True, verify_digests=True,
+                                  record_types=WarcRecordType.response | WarcRecordType.revisit)
+        return sum(1 for record in records if record.reader.read() is not None)
+
+
+def measure_readers(path: Path, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each reader's pass over the file, per round (FastWARC only if installed)."""
+    import importlib.util
+
+    readers = {"warcio (the import's pass)": _warcio_pass}
+    if importlib.util.find_spec("fastwarc"):
+        readers["FastWARC"] = _fastwarc_pass
+    seconds: dict[str, list[float]] = {name: [] for name in readers}
+    for _ in range(rounds):
+        for name, read in readers.items():
+            started = time.perf_counter()
+            read(path)
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
 
 
 def table(results: dict[str, Any]) -> str:
@@ -138,7 +176,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{side:<22} {min(seconds):6.1f}–{max(seconds):<6.1f} "
                      f"{min(rates):6.1f}–{max(rates):<6.1f} {min(rss):6.0f}–{max(rss):<6.0f} "
                      f"{quality['title_right']:12.3f} {quality['day_right']:10.3f}")
-    return "\n".join([*lines, "(title and day right: the lowest share over the rounds)"])
+    lines.append("(title and day right: the lowest share over the rounds)")
+    for name, seconds in results["readers"].items():
+        lines.append(f"reader: {name:<26} {min(seconds):5.2f}–{max(seconds):<5.2f} s a pass")
+    return "\n".join(lines)
 
 
 def main() -> int:
