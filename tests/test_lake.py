@@ -125,6 +125,30 @@ def test_the_commands_run_on_the_lake(demo, truth, postgres, tmp_path):
     assert sum(map(int, counts)) == len(loadable)  # the chart's numbers: every article, a day
 
 
+def test_an_import_into_the_lake_ends_as_one_into_a_duckdb_file(demo, truth, postgres,
+                                                                tmp_path):
+    """`import --warehouse`: the same tables as the same import into a DuckDB file; a second
+    import changes nothing."""
+    from test_import import cc_news_hosts
+
+    from demosite.foreign_warc import write_foreign_warc
+
+    warc = write_foreign_warc(tmp_path / "others.warc.gz", demo.base_url,
+                              cc_news_hosts(truth["articles"][:30], 10))
+    lake, file = _lake(postgres, tmp_path), tmp_path / "corpus.duckdb"
+    args = ["import", str(warc.path), "--data-dir", str(tmp_path), "--json"]
+    on_lake = _cli(*args, *_on(lake), cwd=tmp_path)
+    assert on_lake["discovered"] == warc.records and on_lake["runs"] == 2
+    _cli(*args, "--db", str(file), cwd=tmp_path)
+    columns = {"articles": "article_id, content_hash, title, body, published_at, site",
+               "fetches": "url, status, error, warc_offset, outcome, article_id",
+               "quarantine": "url, reasons"}
+    assert checksums(lake, columns) == checksums(file, columns)
+    before = checksums(lake)
+    assert _cli(*args, *_on(lake), cwd=tmp_path)["skipped_runs"] == 2
+    assert checksums(lake) == before
+
+
 def _backfill(demo_url: str, root: Path, window: tuple[str, str],
               where: list[str]) -> subprocess.Popen[str]:
     since, until = window
