@@ -16,9 +16,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from time import sleep
+from typing import Any, Literal, cast
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config import settings
@@ -29,9 +33,9 @@ from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
 from sites import SiteProfile
 from spiders.fetches import fetch_table
 from spiders.manifest import Discovered, read_manifest
-from spiders.plan import CrawlPlan
+from spiders.plan import CrawlPlan, KnownUrl
 from warehouse import state
-from warehouse.db import require_writable, target
+from warehouse.db import Target, require_writable, target
 from warehouse.load import COUNTS, RunInfo, add_counts
 
 
@@ -62,12 +66,38 @@ def _window(profile: SiteProfile, since: date, until: date) -> tuple[datetime, d
             datetime.combine(until + timedelta(days=1), time(), profile.tz))
 
 
+def chunk_run_id(profile: SiteProfile, first: date, last: date,
+                 force_at: datetime | None = None) -> str:
+    """The chunk [first, last]'s run id: fixed, so that a rerun finds it, unless `force_at`
+    asks for a new one."""
+    run_id = f"backfill-{profile.name}-{first:%Y%m%d}-{last:%Y%m%d}"
+    return new_run_id(force_at, f"{run_id}-") if force_at is not None else run_id
+
+
+def _chunk_run(profile: SiteProfile, root: Path, first: date, last: date,
+               run_id: str) -> RunInfo:
+    chunk_since, chunk_until = _window(profile, first, last)
+    return RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url,
+                   timezone=profile.timezone, mode="backfill", started_at=datetime.now(UTC),
+                   archive_dir=str(root / run_id), flow_run_id=flow_run_id(),
+                   window_since=chunk_since, window_until=chunk_until)
+
+
+def _archive_root(profile: SiteProfile, data_dir: str | None, since: date, until: date) -> Path:
+    return settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
+
+
+def _chunk_plan(urls: list[str], known: dict[str, KnownUrl]) -> CrawlPlan:
+    """The chunk's URLs; the known ones re-fetched conditionally (304 when unchanged)."""
+    return CrawlPlan(mode="urls", urls=urls, known={u: known[u] for u in urls if u in known})
+
+
 @flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def backfill(since: date, until: date, site: str = "demo", base_url: str | None = None,
              db: str | None = None, chunk: Literal["day", "week"] = "day",
              concurrency: int = 2, force: bool = False,
              data_dir: str | None = None, warehouse: str | None = None,
-             lake_data: str | None = None) -> dict[str, Any]:
+             lake_data: str | None = None, fan_out: bool = False) -> dict[str, Any]:
     """Load the articles published from `since` to `until` (inclusive, site time), in chunks.
 
     Args:
@@ -80,9 +110,12 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
             string>`, a lake whose catalog is in PostgreSQL ($NEWSCORPUS_WAREHOUSE).
         lake_data: a lake's data folder (default `<data_dir>/lake`, $NEWSCORPUS_LAKE_DATA).
         chunk: one run per "day" or per "week" of publication.
-        concurrency: chunk crawls in flight at once (1 to 4).
+        concurrency: chunk crawls in flight at once (1 to 4), in this process.
         force: redo chunks that already completed (new run ids) instead of skipping them.
-        data_dir: where archives live (default `data/`).
+        data_dir: where archives live (default `data/`); with `fan_out`, a folder that every
+            worker sees.
+        fan_out: run each chunk as a flow run of the `backfill-chunk` deployment, so that the
+            work pool's workers share them (`concurrency` does not apply), and wait for them.
     """
     if until < since:
         raise ValueError(f"the window ends ({until}) before it starts ({since})")
@@ -93,7 +126,7 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
     corpus = target(db, data_dir, warehouse, lake_data)
     require_writable(corpus)  # before the discovery crawl, not after the chunks' crawls
     with site_profile(site, base_url) as profile:
-        root = settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
+        root = _archive_root(profile, data_dir, since, until)
         start, end = _window(profile, since, until)
         discovery_dir = root / new_run_id(started, "discover-")
         crawl(profile, discovery_dir, discovery_dir.name,
@@ -105,42 +138,132 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
                     len(chunks))
 
         runs: list[tuple[RunInfo, list[str]]] = []
-        skipped = 0
         for (first, last), urls in chunks.items():
-            run_id = f"backfill-{profile.name}-{first:%Y%m%d}-{last:%Y%m%d}"
-            if force:
-                run_id = new_run_id(started, f"{run_id}-")
-            elif state.completed(corpus, run_id):
-                skipped += 1
-                continue
-            chunk_since, chunk_until = _window(profile, first, last)
-            runs.append((RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url,
-                                 timezone=profile.timezone,
-                                 mode="backfill", started_at=datetime.now(UTC),
-                                 archive_dir=str(root / run_id), flow_run_id=flow_run_id(),
-                                 window_since=chunk_since, window_until=chunk_until), urls))
+            run_id = chunk_run_id(profile, first, last, started if force else None)
+            if not state.completed(corpus, run_id):
+                runs.append((_chunk_run(profile, root, first, last, run_id), urls))
+        skipped = len(chunks) - len(runs)
         logger.info("%d chunks already loaded, %d to do", skipped, len(runs))
-
-        known = state.known_urls(corpus, profile)
-
-        def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
-            plan = CrawlPlan(mode="urls", urls=urls,
-                             known={u: known[u] for u in urls if u in known})
-            return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, unwalked(plan))
-
-        totals = dict.fromkeys(COUNTS, 0)
-        pending = [start_crawl(*r) for r in runs[:concurrency]]
-        queue = runs[concurrency:]
-        while pending:
-            run, future = pending.pop(0)
-            if queue:
-                pending.append(start_crawl(*queue.pop(0)))
-            with recorded(run, corpus, data_dir):
-                future.result()
-                summary = process_archive(profile, run, fetch_table(Path(run.archive_dir)),
-                                          corpus)
-            add_counts(totals, summary)
+        if fan_out:
+            summaries = fan_out_chunks(runs, corpus, since=since, until=until, site=site,
+                                       base_url=profile.base_url, db=db, data_dir=data_dir,
+                                       warehouse=warehouse, lake_data=lake_data)
+        else:
+            summaries = _chunks_here(profile, runs, corpus, concurrency, data_dir)
+    totals = dict.fromkeys(COUNTS, 0)
+    for summary in summaries:
+        add_counts(totals, summary)
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
                     **totals}, started, corpus, data_dir)
 
+
+def _chunks_here(profile: SiteProfile, runs: list[tuple[RunInfo, list[str]]], corpus: Target,
+                 concurrency: int, data_dir: str | None) -> list[dict[str, Any]]:
+    """The chunks in this process: `concurrency` crawls at once, loads one after another."""
+    known = state.known_urls(corpus, profile)
+
+    def start_crawl(run: RunInfo, urls: list[str]) -> tuple[RunInfo, Any]:
+        plan = _chunk_plan(urls, known)
+        return run, crawl.submit(profile, Path(run.archive_dir), run.run_id, unwalked(plan))
+
+    summaries = []
+    pending = [start_crawl(*r) for r in runs[:concurrency]]
+    queue = runs[concurrency:]
+    while pending:
+        run, future = pending.pop(0)
+        if queue:
+            pending.append(start_crawl(*queue.pop(0)))
+        with recorded(run, corpus, data_dir):
+            future.result()
+            summaries.append(process_archive(profile, run, fetch_table(Path(run.archive_dir)),
+                                             corpus))
+    return summaries
+
+
+CHUNK_DEPLOYMENT = "backfill_chunk/backfill-chunk"
+POLL_SECONDS = 2  # how often a fanned-out backfill asks the server how its chunks are
+
+
+class ChunksFailedError(RuntimeError):
+    """Chunk flow runs of a fanned-out backfill did not complete; a rerun redoes them."""
+
+
+def fan_out_chunks(runs: list[tuple[RunInfo, list[str]]], corpus: Target,
+                   **params: Any) -> list[dict[str, Any]]:
+    """Start one `backfill-chunk` flow run per chunk, wait for all, and return the chunks'
+    summaries as the corpus holds them. The flow runs' idempotency keys are the parent's
+    flow run and the chunk, so a retried parent does not start a chunk twice."""
+    from prefect.client.orchestration import get_client
+
+    logger = get_run_logger()
+    parent = flow_run_id()
+    started = {
+        cast(FlowRun, run_deployment(
+            CHUNK_DEPLOYMENT, timeout=0, idempotency_key=f"{parent}-{run.run_id}",
+            flow_run_name=run.run_id,
+            parameters={**params, "first": _day(run.window_since),
+                        "last": _day(run.window_until, before=True), "urls": urls,
+                        "run_id": run.run_id})).id: run.run_id
+        for run, urls in runs}
+    logger.info("Started %d chunk flow runs on the work pool", len(started))
+    states: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        while len(states) < len(started):
+            sleep(POLL_SECONDS)
+            for flow_run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=list(started)))):
+                if flow_run.state is not None and flow_run.state.is_final() \
+                        and started[flow_run.id] not in states:
+                    states[started[flow_run.id]] = flow_run.state.type.value
+                    logger.info("Chunk %s: %s (%d of %d ended)", started[flow_run.id],
+                                flow_run.state.name, len(states), len(started))
+    failed = sorted(run_id for run_id, end in states.items() if end != "COMPLETED")
+    if failed:
+        raise ChunksFailedError(f"{len(failed)} of {len(states)} chunks did not complete: "
+                                + ", ".join(failed) + "; rerun the backfill to redo them")
+    return [state.run_summary(corpus, run_id) for run_id in states]
+
+
+def _day(moment: datetime | None, before: bool = False) -> str | None:
+    """A window bound's day (the day before it, for the window's exclusive end)."""
+    if moment is None:
+        return None
+    return (moment - timedelta(days=1) if before else moment).date().isoformat()
+
+
+@flow(name="backfill_chunk", retries=1, retry_delay_seconds=10)
+def backfill_chunk(since: date, until: date, first: date, last: date, urls: list[str],
+                   run_id: str, site: str = "demo", base_url: str | None = None,
+                   db: str | None = None, data_dir: str | None = None,
+                   warehouse: str | None = None,
+                   lake_data: str | None = None) -> dict[str, Any]:
+    """One chunk of a fanned-out backfill, on whichever worker of the pool takes it: crawl its
+    URLs, then extract, validate and load them as the run `run_id`. A chunk that completed
+    already is not redone; a retried one finds its finished crawl and goes on.
+
+    Args:
+        since: first publication day of the whole backfill (it names the archive folder).
+        until: last publication day of the whole backfill.
+        first: the chunk's first publication day.
+        last: the chunk's last publication day.
+        urls: the chunk's article URLs, from the backfill's discovery.
+        run_id: the chunk's run id, as the backfill chose it.
+        site: the site profile.
+        base_url: the site's base URL (the backfill's, resolved).
+        db: the DuckDB file; a fanned-out backfill wants a lake (`warehouse`), which many
+            workers can write at once.
+        data_dir: where archives live: a folder every worker sees.
+        warehouse: `ducklake:postgres:<libpq string>` ($NEWSCORPUS_WAREHOUSE).
+        lake_data: the lake's data folder ($NEWSCORPUS_LAKE_DATA).
+    """
+    corpus = target(db, data_dir, warehouse, lake_data)
+    with site_profile(site, base_url) as profile:
+        run = _chunk_run(profile, _archive_root(profile, data_dir, since, until), first, last,
+                         run_id)
+        if state.completed(corpus, run_id):
+            return state.run_summary(corpus, run_id)
+        with recorded(run, corpus, data_dir):
+            crawl(profile, Path(run.archive_dir), run_id,
+                  unwalked(_chunk_plan(urls, state.known_urls(corpus, profile))))
+            return process_archive(profile, run, fetch_table(Path(run.archive_dir)), corpus)

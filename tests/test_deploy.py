@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
                "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance",
-               "import_warcs/import"}
+               "import_warcs/import", "backfill_chunk/backfill-chunk"}
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:

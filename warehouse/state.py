@@ -59,6 +59,12 @@ def completed(db: Target, run_id: str) -> bool:
     return len(_frame(db, "completed_run", run_id=run_id)) > 0
 
 
+def run_summary(db: Target, run_id: str) -> dict[str, Any]:
+    """A run's counts as `crawl_runs` holds them (empty when it holds no such run)."""
+    frame = _frame(db, "run_summary", run_id=run_id)
+    return frame.iloc[0].to_dict() if len(frame) else {}
+
+
 def archived_responses(db: Target, profile: SiteProfile, run_id: str | None,
                        since: datetime | None, until: datetime | None,
                        urls: list[str] | None = None) -> pd.DataFrame:

@@ -1,0 +1,111 @@
+"""#20: a backfill fanned out over a Prefect work pool: a real Prefect server whose own
+database is the throwaway PostgreSQL, three `prefect worker` processes sharing the chunks,
+and the lake they all load into."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import postgres as pg
+import pytest
+from conftest import free_port
+from test_cli import NEWSCORPUS
+from test_deploy import PREFECT, PROJECT, _stop, run, trigger, wait_for
+from test_incremental import checksums
+from test_lake import _cli, _lake, _on
+
+# Four weeks of the demo site, one chunk each.
+SINCE, UNTIL = "2025-01-13", "2025-02-09"
+CHUNK_WORKERS = 3
+
+
+@pytest.fixture(scope="module")
+def pool(demo: Any, postgres: dict[str, Any],
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The server on PostgreSQL, the deployments, the lake, and the workers: three on the
+    `chunks` queue, one run at a time each, and one on `default` for the backfill itself."""
+    root = tmp_path_factory.mktemp("fanout")
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    database = pg.create_database(postgres, f"prefect_{port}")
+    name = re.search(r"dbname=(\S+)", database)
+    assert name
+    lake = _lake(postgres, root)
+    env = {**os.environ, "PREFECT_HOME": str(root / "prefect"), "PREFECT_API_URL": api,
+           "PREFECT_API_DATABASE_CONNECTION_URL":
+               f"postgresql+asyncpg://{pg.USER}@127.0.0.1:{postgres['port']}/{name.group(1)}",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+           "PREFECT_WORKER_QUERY_SECONDS": "1", "NEWSCORPUS_HOME": str(PROJECT),
+           "NEWSCORPUS_WAREHOUSE": f"ducklake:{lake.catalog}",
+           "NEWSCORPUS_LAKE_DATA": str(lake.data_path),
+           "NEWSCORPUS_DATA_DIR": str(root / "data"), "COLUMNS": "250"}
+    processes = [subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1",
+                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert processes[0].poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.5)
+        server = {"api": api, "env": env}
+        deployed = run(server, NEWSCORPUS, "deploy")
+        assert deployed.returncode == 0, deployed.stderr[-2000:]
+        logs = {}
+        for worker, queue, limit in [*((f"chunk-{n}", "chunks", "1")
+                                       for n in range(1, CHUNK_WORKERS + 1)),
+                                     ("control", "default", "1")]:
+            logs[worker] = root / f"{worker}.log"
+            with open(logs[worker], "w") as log:
+                processes.append(subprocess.Popen(
+                    [*PREFECT, "worker", "start", "--pool", "newscorpus", "--work-queue",
+                     queue, "--limit", limit, "--name", worker], env=env, cwd=PROJECT,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        yield {**server, "lake": lake, "root": root, "logs": logs, "base_url": demo.base_url}
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def test_a_backfill_spreads_its_chunks_over_the_workers_and_loads_as_one_process_does(
+        pool, tmp_path):
+    parent = trigger(pool, "backfill/backfill", since=SINCE, until=UNTIL, chunk="week",
+                     fan_out="true", base_url=pool["base_url"])
+    [ended] = wait_for(pool, [parent], 900)
+    assert ended["state_type"] == "COMPLETED", ended["state"]
+    runs = httpx.post(f"{pool['api']}/flow_runs/filter", json={}, timeout=10).json()
+    chunks = [c for c in runs if c["name"].startswith("backfill-demo-")]
+    assert len(chunks) >= 4 and all(c["state_type"] == "COMPLETED" for c in chunks)
+    ran = {worker: set(re.findall(r"Flow run '(backfill-demo-[^']+)' submitted to "
+                                  "infrastructure", log.read_text()))
+           for worker, log in pool["logs"].items()}
+    assert ran.pop("control") == set()
+    assert all(ran.values()), ran  # each chunk worker ran at least one chunk
+    assert sorted(n for names in ran.values() for n in names) == sorted(c["name"] for c in chunks)
+
+    # The same window in one process, into a DuckDB file.
+    file = tmp_path / "corpus.duckdb"
+    _cli("backfill", "--since", SINCE, "--until", UNTIL, "--chunk", "week", "--base-url",
+         pool["base_url"], "--db", str(file), "--data-dir", str(tmp_path), "--json",
+         cwd=tmp_path)
+    columns = {"articles": "article_id, content_hash, title, body, published_at, version",
+               "crawl_runs": "run_id, status, discovered, fetched, new, updated, unchanged, "
+                             "quarantined, failed, window_since, window_until",
+               "fetches": "run_id, url, status, error, outcome, article_id",
+               "quarantine": "run_id, url, reasons",
+               "article_tags": "article_id, tag"}
+    assert checksums(pool["lake"], columns) == checksums(file, columns)
+    rows = _cli("sql", "SELECT count(*) AS n, count(DISTINCT article_id) AS ids FROM articles",
+                *_on(pool["lake"]), "--json", cwd=tmp_path)
+    assert rows[0]["n"] == rows[0]["ids"] > 0
