@@ -51,22 +51,29 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo: Any) -> Iterator[dict
            # The hourly schedule stays on the deployment, but the server does not turn it into
            # runs: a test spanning the top of an hour would otherwise get a run it never asked for.
            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
-    process = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
-                                str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = start_server(env, port)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.5)
         yield {"api": api, "env": env, "db": root / "corpus.duckdb", "base_url": demo.base_url}
     finally:
         _stop(process)
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[Any]:
+    """`prefect server start` on 127.0.0.1:`port`, once it answers its health check."""
+    process = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                                str(port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            raise AssertionError("the Prefect server did not start")
+        time.sleep(0.5)
 
 
 def run(server: dict[str, Any], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import postgres as pg
 import pytest
 from conftest import free_port
 from test_cli import NEWSCORPUS
-from test_deploy import PREFECT, PROJECT, _stop, run, trigger, wait_for
+from test_deploy import PREFECT, PROJECT, _stop, run, start_server, trigger, wait_for
 from test_incremental import checksums
 from test_lake import _cli, _lake, _on
 
@@ -33,44 +32,30 @@ def pool(demo: Any, postgres: dict[str, Any],
     root = tmp_path_factory.mktemp("fanout")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    database = pg.create_database(postgres, f"prefect_{port}")
-    name = re.search(r"dbname=(\S+)", database)
-    assert name
+    pg.create_database(postgres, f"prefect_{port}")  # the server's own database
     lake = _lake(postgres, root)
     env = {**os.environ, "PREFECT_HOME": str(root / "prefect"), "PREFECT_API_URL": api,
            "PREFECT_API_DATABASE_CONNECTION_URL":
-               f"postgresql+asyncpg://{pg.USER}@127.0.0.1:{postgres['port']}/{name.group(1)}",
+               f"postgresql+asyncpg://{pg.USER}@127.0.0.1:{postgres['port']}/prefect_{port}",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
            "PREFECT_WORKER_QUERY_SECONDS": "1", "NEWSCORPUS_HOME": str(PROJECT),
            "NEWSCORPUS_WAREHOUSE": f"ducklake:{lake.catalog}",
            "NEWSCORPUS_LAKE_DATA": str(lake.data_path),
            "NEWSCORPUS_DATA_DIR": str(root / "data"), "COLUMNS": "250"}
-    processes = [subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)]
+    processes = [start_server(env, port)]
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert processes[0].poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.5)
         server = {"api": api, "env": env}
         deployed = run(server, NEWSCORPUS, "deploy")
         assert deployed.returncode == 0, deployed.stderr[-2000:]
         logs = {}
-        for worker, queue, limit in [*((f"chunk-{n}", "chunks", "1")
-                                       for n in range(1, CHUNK_WORKERS + 1)),
-                                     ("control", "default", "1")]:
+        for worker, queue in [*((f"chunk-{n}", "chunks") for n in range(1, CHUNK_WORKERS + 1)),
+                              ("control", "default")]:
             logs[worker] = root / f"{worker}.log"
             with open(logs[worker], "w") as log:
                 processes.append(subprocess.Popen(
                     [*PREFECT, "worker", "start", "--pool", "newscorpus", "--work-queue",
-                     queue, "--limit", limit, "--name", worker], env=env, cwd=PROJECT,
+                     queue, "--limit", "1", "--name", worker], env=env, cwd=PROJECT,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         yield {**server, "lake": lake, "root": root, "logs": logs, "base_url": demo.base_url}
     finally:
