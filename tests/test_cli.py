@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import free_port
-
-NEWSCORPUS = shutil.which("newscorpus", path=str(Path(sys.executable).parent)) or "newscorpus"
+from prefect_pool import NEWSCORPUS
 
 
 def newscorpus(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from conftest import free_port
+from prefect_pool import PREFECT, PROJECT, run, start_server, stop, trigger, wait_for
 from test_cli import NEWSCORPUS
 
 from warehouse.db import connect
 
-PROJECT = Path(__file__).resolve().parents[1]
-PREFECT = [sys.executable, "-m", "prefect"]
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
                "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance",
                "import_warcs/import", "backfill_chunk/backfill-chunk"}
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    """Stop a process group we started, by PID: SIGTERM twice (a worker needs two), then KILL."""
-    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
-        if process.poll() is not None:
-            return
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")
@@ -55,53 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo: Any) -> Iterator[dict
     try:
         yield {"api": api, "env": env, "db": root / "corpus.duckdb", "base_url": demo.base_url}
     finally:
-        _stop(process)
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[Any]:
-    """`prefect server start` on 127.0.0.1:`port`, once it answers its health check."""
-    process = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
-                                str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            raise AssertionError("the Prefect server did not start")
-        time.sleep(0.5)
-
-
-def run(server: dict[str, Any], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), env=server["env"], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def trigger(server: dict[str, Any], deployment: str, **params: str) -> str:
-    """Start a run of a deployment with parameters; returns the flow run id."""
-    args = [arg for key, value in params.items() for arg in ("--param", f"{key}={value}")]
-    result = run(server, *PREFECT, "deployment", "run", deployment, *args)
-    assert result.returncode == 0, result.stderr[-2000:]
-    match = re.search(r"UUID: ([0-9a-f-]{36})", result.stdout)
-    assert match, result.stdout
-    return match.group(1)
-
-
-def wait_for(server: dict[str, Any], ids: list[str], timeout: float) -> list[dict[str, Any]]:
-    """The flow runs `ids`, once all are in a final state (or the time is up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = httpx.post(f"{server['api']}/flow_runs/filter", json={
-            "flow_runs": {"id": {"any_": ids}}}, timeout=10).json()
-        final = [r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED",
-                                                         "CANCELLED")]
-        if len(final) == len(ids) or time.monotonic() > deadline:
-            return runs
-        time.sleep(1)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +126,7 @@ def test_two_runs_at_once_end_cleanly_without_duplicates(deployed):
     try:
         runs = wait_for(server, ids, 300)
     finally:
-        _stop(worker)
+        stop(worker)
     assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "COMPLETED"]
     con = connect(server["db"], read_only=True)
     try:
@@ -219,7 +156,7 @@ def test_serve_serves_the_same_deployments(tmp_path):
             assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
             lines.append(process.stdout.readline())
     finally:
-        _stop(process)
+        stop(process)
     served = "".join(lines)
     assert "being served" in served
     for name in DEPLOYMENTS:

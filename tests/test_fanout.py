@@ -4,18 +4,14 @@ and the lake they all load into."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import postgres as pg
 import pytest
 from conftest import free_port
-from test_cli import NEWSCORPUS
-from test_deploy import PREFECT, PROJECT, _stop, run, start_server, trigger, wait_for
+from prefect_pool import trigger, wait_for, work_pool
 from test_incremental import checksums
 from test_lake import _cli, _lake, _on
 
@@ -30,37 +26,12 @@ def pool(demo: Any, postgres: dict[str, Any],
     """The server on PostgreSQL, the deployments, the lake, and the workers: three on the
     `chunks` queue, one run at a time each, and one on `default` for the backfill itself."""
     root = tmp_path_factory.mktemp("fanout")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    pg.create_database(postgres, f"prefect_{port}")  # the server's own database
     lake = _lake(postgres, root)
-    env = {**os.environ, "PREFECT_HOME": str(root / "prefect"), "PREFECT_API_URL": api,
-           "PREFECT_API_DATABASE_CONNECTION_URL":
-               f"postgresql+asyncpg://{pg.USER}@127.0.0.1:{postgres['port']}/prefect_{port}",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "NEWSCORPUS_HOME": str(PROJECT),
-           "NEWSCORPUS_WAREHOUSE": f"ducklake:{lake.catalog}",
-           "NEWSCORPUS_LAKE_DATA": str(lake.data_path),
-           "NEWSCORPUS_DATA_DIR": str(root / "data"), "COLUMNS": "250"}
-    processes = [start_server(env, port)]
-    try:
-        server = {"api": api, "env": env}
-        deployed = run(server, NEWSCORPUS, "deploy")
-        assert deployed.returncode == 0, deployed.stderr[-2000:]
-        logs = {}
-        for worker, queue in [*((f"chunk-{n}", "chunks") for n in range(1, CHUNK_WORKERS + 1)),
-                              ("control", "default")]:
-            logs[worker] = root / f"{worker}.log"
-            with open(logs[worker], "w") as log:
-                processes.append(subprocess.Popen(
-                    [*PREFECT, "worker", "start", "--pool", "newscorpus", "--work-queue",
-                     queue, "--limit", "1", "--name", worker], env=env, cwd=PROJECT,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        yield {**server, "lake": lake, "root": root, "logs": logs, "base_url": demo.base_url}
-    finally:
-        for process in reversed(processes):
-            _stop(process)
+    with work_pool(postgres, root, free_port(), CHUNK_WORKERS, {
+            "NEWSCORPUS_WAREHOUSE": f"ducklake:{lake.catalog}",
+            "NEWSCORPUS_LAKE_DATA": str(lake.data_path),
+            "NEWSCORPUS_DATA_DIR": str(root / "data")}) as server:
+        yield {**server, "lake": lake, "base_url": demo.base_url}
 
 
 def test_a_backfill_spreads_its_chunks_over_the_workers_and_loads_as_one_process_does(
