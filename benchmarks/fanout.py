@@ -74,7 +74,9 @@ def measure(articles: int, worker_counts: list[int], rounds: int) -> dict[str, A
         loadable = sum(a["expected"] == "loaded" for a in truth["articles"])
         out: dict[str, Any] = {"articles": articles, "loadable": loadable,
                                "window": [days[0], days[-1]], "workers": {}}
-        with pg.cluster(work / "pg", free_port(), durable=True) as postgres:
+        # A folder of its own: the server's user cannot enter `work`, which is root's alone.
+        pg_root = Path(tempfile.mkdtemp(prefix="newscorpus-pg-"))
+        with pg.cluster(pg_root, free_port(), durable=True) as postgres:
             for round_ in range(rounds):
                 for workers in worker_counts:  # in turns, so that drift hits every count
                     folder = work / f"w{workers}-r{round_}"
