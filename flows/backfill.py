@@ -16,17 +16,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from time import sleep
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config import settings
 from flows.crawling import crawl, require_discovery_pages
+from flows.fanout import not_completed, run_on_pool
 from flows.pipeline import site_profile
 from flows.process import process_archive
 from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
@@ -182,7 +179,6 @@ def _chunks_here(profile: SiteProfile, runs: list[tuple[RunInfo, list[str]]], co
 
 
 CHUNK_DEPLOYMENT = "backfill_chunk/backfill-chunk"
-POLL_SECONDS = 2  # how often a fanned-out backfill asks the server how its chunks are
 
 
 class ChunksFailedError(RuntimeError):
@@ -191,38 +187,19 @@ class ChunksFailedError(RuntimeError):
 
 def fan_out_chunks(runs: list[tuple[RunInfo, list[str]]], corpus: Target,
                    **params: Any) -> list[dict[str, Any]]:
-    """Start one `backfill-chunk` flow run per chunk, wait for all, and return the chunks'
-    summaries as the corpus holds them. The flow runs' idempotency keys are the parent's
-    flow run and the chunk, so a retried parent does not start a chunk twice."""
-    from prefect.client.orchestration import get_client
-
-    logger = get_run_logger()
-    parent = flow_run_id()
-    started = {
-        cast(FlowRun, run_deployment(
-            CHUNK_DEPLOYMENT, timeout=0, idempotency_key=f"{parent}-{run.run_id}",
-            flow_run_name=run.run_id,
-            parameters={**params, "first": _day(run.window_since),
-                        "last": _day(run.window_until, before=True), "urls": urls,
-                        "run_id": run.run_id})).id: run.run_id
-        for run, urls in runs}
-    logger.info("Started %d chunk flow runs on the work pool", len(started))
-    states: dict[str, str] = {}
-    with get_client(sync_client=True) as client:
-        while len(states) < len(started):
-            sleep(POLL_SECONDS)
-            for flow_run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=list(started)))):
-                if flow_run.state is not None and flow_run.state.is_final() \
-                        and started[flow_run.id] not in states:
-                    states[started[flow_run.id]] = flow_run.state.type.value
-                    logger.info("Chunk %s: %s (%d of %d ended)", started[flow_run.id],
-                                flow_run.state.name, len(states), len(started))
-    failed = sorted(run_id for run_id, end in states.items() if end != "COMPLETED")
-    if failed:
-        raise ChunksFailedError(f"{len(failed)} of {len(states)} chunks did not complete: "
+    """One `backfill-chunk` flow run per chunk, named by its run id, on the work pool
+    (flows/fanout.py); the chunks' summaries as the corpus holds them. A chunk started again
+    after its worker died has the same run id, so it finds what the dead attempt left and
+    loads once."""
+    ended = run_on_pool(CHUNK_DEPLOYMENT, {
+        run.run_id: {**params, "first": _day(run.window_since),
+                     "last": _day(run.window_until, before=True), "urls": urls,
+                     "run_id": run.run_id}
+        for run, urls in runs})
+    if failed := not_completed(ended):
+        raise ChunksFailedError(f"{len(failed)} of {len(ended)} chunks did not complete: "
                                 + ", ".join(failed) + "; rerun the backfill to redo them")
-    return [state.run_summary(corpus, run_id) for run_id in states]
+    return [state.run_summary(corpus, run.run_id) for run, _ in runs]
 
 
 def _day(moment: datetime | None, before: bool = False) -> str | None:

@@ -3,8 +3,8 @@
 
 `deploy` shells out to the `prefect` CLI (never through a shell: arguments are a list), which
 is what an operator would type; it is idempotent: the pool is overwritten, the concurrency
-limits created or updated (through Prefect's client, as `newscorpus server start` does), the
-deployments upserted.
+limits and the automation that crashes unresponsive runs created or updated (through Prefect's
+client, as `newscorpus server start` does), the deployments upserted.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ import yaml
 from prefect import serve as prefect_serve
 from prefect.schedules import Cron
 
-from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit
+from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit, site_limit
 from sites import available_sites
 
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT / "prefect.yaml"
 POOL = "newscorpus"
+UNRESPONSIVE = "newscorpus: crash unresponsive flow runs"
+HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the deployments (prefect.yaml)
+UNRESPONSIVE_AFTER = 3 * HEARTBEAT_SECONDS
 
 
 class DeployError(RuntimeError):
@@ -33,9 +36,12 @@ class DeployError(RuntimeError):
 
 
 def concurrency_limits() -> dict[str, int]:
-    """The global concurrency limits the flows take: one load at a time, few crawls a site."""
-    return {WAREHOUSE_LIMIT: 1, **{crawl_limit(site): CRAWLS_PER_SITE
-                                   for site in available_sites()}}
+    """The global concurrency limits the flows take: one load at a time, few crawls a site,
+    one run of a site at a time; for the sites known here (a site added later needs
+    `deploy` again)."""
+    return {WAREHOUSE_LIMIT: 1,
+            **{crawl_limit(site): CRAWLS_PER_SITE for site in available_sites()},
+            **{site_limit(site): 1 for site in available_sites()}}
 
 
 def _prefect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -56,6 +62,7 @@ def deploy() -> list[str]:
     _check_server(os.environ["PREFECT_API_URL"])
     _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
     ensure_limits()
+    ensure_unresponsive_runs_crash()
     _prefect("--no-prompt", "deploy", "--all")
     return [d["name"] for d in _declared()]
 
@@ -77,6 +84,43 @@ def ensure_limits() -> None:
             except ObjectNotFound:
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=limit))
+
+
+def ensure_unresponsive_runs_crash() -> None:
+    """Create or update the automation that marks a flow run Crashed when its heartbeats stop
+    for UNRESPONSIVE_AFTER seconds: its worker's machine died, or the worker was killed.
+
+    Without it such a run stays Running for ever, and a fanned-out backfill waiting for the
+    chunk waits with it; with it, the backfill sees the chunk crash and starts it again
+    (flows/backfill.py). The deployments send heartbeats (prefect.yaml); Prefect's
+    documented automation for "zombie" runs, which Prefect Cloud manages itself and a
+    self-hosted server does not."""
+    from datetime import timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    automation = AutomationCore(
+        name=UNRESPONSIVE, description="A flow run that stopped sending heartbeats is Crashed.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
+                    "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+                    "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=UNRESPONSIVE_AFTER)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed", force=False,
+                                    message=f"No heartbeat for {UNRESPONSIVE_AFTER} s: the "
+                                            "run's worker or machine stopped")])
+    with get_client(sync_client=True) as client:
+        if existing := client.read_automations_by_name(UNRESPONSIVE):
+            client.update_automation(existing[0].id, automation)
+        else:
+            client.create_automation(automation)
 
 
 def _check_server(api_url: str) -> None:
@@ -105,7 +149,7 @@ def serve() -> None:
         deployments.append(flow.to_deployment(
             name=spec["name"], description=spec.get("description"),
             parameters=spec.get("parameters") or {},
-            schedules=[Cron(s["cron"], timezone=s.get("timezone"))
+            schedules=[Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
                        for s in spec.get("schedules") or []] or None,
             concurrency_limit=limit["limit"] if isinstance(limit, dict) else limit))
     prefect_serve(*deployments)

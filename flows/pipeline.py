@@ -22,7 +22,15 @@ from demosite.corpus import build_site
 from extract.workers import ArchiveExtraction
 from flows.crawling import crawl, require_discovery_pages
 from flows.process import process_archive
-from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
+from flows.runs import (
+    flow_run_id,
+    global_limit,
+    new_run_id,
+    publish,
+    recorded,
+    site_limit,
+    unwalked,
+)
 from sites import SiteProfile, load_profile
 from spiders.fetches import fetch_table
 from spiders.manifest import discovery_summary
@@ -62,10 +70,13 @@ def news_pipeline(site: str = "demo", base_url: str | None = None, db: str | Non
         data_dir: where archives live (default `data/`).
         drift_threshold: share of the batch that may fail one critical expectation before
             the run is stopped as layout drift (default $NEWSCORPUS_DRIFT_THRESHOLD or 0.5).
+
+    On a server with newscorpus's limits (`newscorpus deploy`), a run of a site waits for
+    the one under way to end: two runs of a site at once would both load what is new.
     """
-    started = datetime.now(UTC)
     corpus = target(db, data_dir, warehouse, lake_data)
-    with site_profile(site, base_url) as profile:
+    with site_profile(site, base_url) as profile, global_limit(site_limit(profile.name)):
+        started = datetime.now(UTC)  # after a run of the site that was under way ended
         run_id = new_run_id(started)
         run_dir = settings.data_dir(data_dir) / "archive" / profile.name / run_id
         run = RunInfo(run_id=run_id, site=profile.name, base_url=profile.base_url, mode=mode,

@@ -37,6 +37,9 @@ from warehouse.load import RunInfo, merge_staged, record_failed_run
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
 WAREHOUSE_LIMIT = "newscorpus-warehouse"  # one merge at a time
 CRAWLS_PER_SITE = 2
+# A slot's lease, renewed while its holder lives: a killed worker's slot is free again after
+# at most this long (Prefect's shortest lease; its default is 300 s).
+LEASE_SECONDS = 60
 
 
 T = TypeVar("T")
@@ -51,6 +54,11 @@ def unwalked(value: T) -> T:
 def crawl_limit(site: str) -> str:
     """The limit that keeps the crawls of one site to CRAWLS_PER_SITE at once."""
     return f"newscorpus-crawl-{site}"
+
+
+def site_limit(site: str) -> str:
+    """The limit of one slot that keeps two `news_pipeline` runs of one site apart."""
+    return f"newscorpus-run-{site}"
 
 
 def new_run_id(now: datetime, prefix: str = "") -> str:
@@ -78,7 +86,7 @@ def global_limit(name: str) -> Iterator[None]:
     if not os.environ.get("PREFECT_API_URL") or settings.on_temporary_server():
         yield
         return
-    with concurrency(name, occupy=1, timeout_seconds=3600):
+    with concurrency(name, occupy=1, timeout_seconds=3600, lease_duration=LEASE_SECONDS):
         yield
 
 

@@ -811,9 +811,10 @@ def server_start(
     except ServerError as error:
         raise UsageError(str(error)) from None
     os.environ["PREFECT_API_URL"] = server.url
-    from flows.deploy import ensure_limits
+    from flows.deploy import ensure_limits, ensure_unresponsive_runs_crash
 
-    ensure_limits()  # the limits the flows take, as `deploy` creates them
+    ensure_limits()  # the limits and automation the flows take, as `deploy` creates them
+    ensure_unresponsive_runs_crash()
     out.print(f"Prefect server running at {server.url} (pid {server.pid}, log {server.log}); "
               "commands on this machine use it. Stop it: newscorpus server stop",
               soft_wrap=True, highlight=False)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,29 @@ def stop(process: subprocess.Popen[Any]) -> None:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             continue
+
+
+def kill_tree(process: subprocess.Popen[Any]) -> list[int]:
+    """SIGKILL a process and every process under it, as a machine that dies would stop them
+    (a worker's flow runs are in sessions of their own, out of its process group). Returns
+    the PIDs killed."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(pid)] = int(rest.rsplit(") ", 1)[1].split()[1])
+    tree, grown = {process.pid}, True
+    while grown:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grown = bool(below)
+    for pid in tree:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    return sorted(tree)
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[Any]:
@@ -82,15 +105,14 @@ def wait_for(server: dict[str, Any], ids: list[str], timeout: float) -> list[dic
         time.sleep(1)
 
 
-
-
 @contextmanager
 def work_pool(postgres: dict[str, Any], root: Path, port: int, chunk_workers: int,
               env: dict[str, str]) -> Iterator[dict[str, Any]]:
     """A Prefect server on 127.0.0.1:`port` whose database is a new one on `postgres`, the
     deployments, `chunk_workers` workers on the `chunks` queue (one run at a time each) and
     one on `default` for the flows that start chunks; `env` (the corpus, the data folder)
-    is every process's. Yields the server (api, env) and each worker's log file."""
+    is every process's. Yields the server (api, env), each worker's process and its log
+    file."""
     import postgres as pg
 
     pg.create_database(postgres, f"prefect_{port}")
@@ -101,22 +123,23 @@ def work_pool(postgres: dict[str, Any], root: Path, port: int, chunk_workers: in
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
            "PREFECT_WORKER_QUERY_SECONDS": "1", "NEWSCORPUS_HOME": str(PROJECT),
-           "COLUMNS": "250"}
+           "COLUMNS": "250", "PYTHONUNBUFFERED": "1"}  # the tests read the workers' logs
     processes = [start_server(env, port)]
     try:
         server = {"api": api, "env": env}
         deployed = run(server, NEWSCORPUS, "deploy")
         assert deployed.returncode == 0, deployed.stderr[-2000:]
-        logs = {}
+        logs, workers = {}, {}
         for worker, queue in [*((f"chunk-{n}", "chunks") for n in range(1, chunk_workers + 1)),
                               ("control", "default")]:
             logs[worker] = root / f"{worker}.log"
             with open(logs[worker], "w") as log:
-                processes.append(subprocess.Popen(
+                workers[worker] = subprocess.Popen(
                     [*PREFECT, "worker", "start", "--pool", "newscorpus", "--work-queue",
                      queue, "--limit", "1", "--name", worker], env=env, cwd=PROJECT,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        yield {**server, "logs": logs}
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                processes.append(workers[worker])
+        yield {**server, "logs": logs, "workers": workers}
     finally:
         for process in reversed(processes):
             stop(process)

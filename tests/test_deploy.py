@@ -9,16 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import free_port
 from prefect_pool import PREFECT, PROJECT, run, start_server, stop, trigger, wait_for
 from test_cli import NEWSCORPUS
 
+from flows.deploy import UNRESPONSIVE
 from warehouse.db import connect
 
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
                "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance",
-               "import_warcs/import", "backfill_chunk/backfill-chunk"}
+               "import_warcs/import", "backfill_chunk/backfill-chunk", "crawl_sites/all-sites",
+               "news_pipeline/site-run"}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,12 @@ def test_deploy_is_idempotent_and_lists_the_deployments(deployed):
     nightly = run(server, *PREFECT, "deployment", "inspect", "lake_maintenance/lake-maintenance")
     assert "15 4 * * *" in nightly.stdout and "retention_days" in nightly.stdout
     limits = run(server, *PREFECT, "gcl", "ls")
-    assert "newscorpus-warehouse" in limits.stdout
+    assert "newscorpus-warehouse" in limits.stdout and "newscorpus-run-demo" in limits.stdout
+    sweep = httpx.get(f"{server['api']}/deployments/name/crawl_sites/all-sites", timeout=10)
+    assert [s["active"] for s in sweep.json()["schedules"]] == [False]  # until one enables it
+    # Deployed twice, the automation that crashes runs without heartbeats is there once.
+    automations = httpx.post(f"{server['api']}/automations/filter", json={}, timeout=10).json()
+    assert [a["name"] for a in automations].count(UNRESPONSIVE) == 1
 
 
 def test_backfill_deployment_runs_on_a_worker(deployed):

@@ -366,3 +366,25 @@ def test_every_command_that_takes_db_takes_the_warehouse_and_lake_data():
     assert len(with_db) >= 12
     for name, params in with_db.items():
         assert {"warehouse", "lake_data"} <= params, name
+
+
+def test_writers_that_open_a_new_lake_at_once_all_open_it(postgres, tmp_path):
+    """The first ATTACH of a lake makes its catalog; several writers' first opens at once
+    (a sweep's sites, a backfill's chunks) must not fail on each other's tables."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    lakes = [_lake(postgres, tmp_path / str(n)) for n in range(3)]
+    for lake in lakes:
+        start_together = Barrier(4)
+
+        def open_(lake: Lake = lake, barrier: Barrier = start_together) -> int:
+            barrier.wait()
+            con = connect(lake)
+            try:
+                return con.execute("SELECT count(*) FROM articles").fetchone()[0]
+            finally:
+                con.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(lambda _: open_(), range(4))) == [0] * 4

@@ -162,7 +162,10 @@ def connect(target: Target, read_only: bool = False, wait: float | None = None,
     if as_of and not isinstance(target, Lake):
         raise LakeError("--as-of reads a lake's snapshots; a DuckDB file keeps none")
     if isinstance(target, Lake):
-        con, created = _open_lake(target, read_only or bool(as_of), as_of), False
+        read_only = read_only or bool(as_of)
+        with contextlib.nullcontext() if read_only or _catalog_made(target) \
+                else lake_lock(target, wait):  # two first writers would both make it
+            con, created = _open_lake(target, read_only, as_of), False
     else:
         target = Path(target)
         con, created = _open_file(target, read_only, wait)
@@ -239,16 +242,9 @@ def lake_lock(lake: Lake, wait: float | None = None) -> Iterator[None]:
     if key in _held:
         yield
         return
-    import psycopg
-
     allowed, budget = _allowance(wait)
     started = time.monotonic()
-    try:
-        pg = psycopg.connect(lake.catalog.removeprefix("postgres:"), autocommit=True)
-    except psycopg.OperationalError as error:
-        raise LakeError(f"cannot reach the lake's catalog {lake.catalog}: "
-                        f"{str(error).strip().splitlines()[0]}") from None
-    with pg:
+    with _catalog(lake) as pg:
         try:
             while not _try_lock(pg):
                 if time.monotonic() - started >= allowed:
@@ -265,6 +261,26 @@ def lake_lock(lake: Lake, wait: float | None = None) -> Iterator[None]:
             yield
         finally:
             _held.discard(key)
+
+
+def _catalog_made(lake: Lake) -> bool:
+    """Whether DuckLake made the lake's catalog tables already. A writer's first ATTACH
+    makes them, and two at once fail on PostgreSQL's unique names ("duplicate key value
+    violates unique constraint"), so the first ATTACH takes the write lock."""
+    with _catalog(lake) as pg:
+        row = pg.execute("SELECT to_regclass('ducklake_metadata') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def _catalog(lake: Lake) -> Any:
+    """A connection of our own to the lake's catalog database (psycopg's, autocommit)."""
+    import psycopg
+
+    try:
+        return psycopg.connect(lake.catalog.removeprefix("postgres:"), autocommit=True)
+    except psycopg.OperationalError as error:
+        raise LakeError(f"cannot reach the lake's catalog {lake.catalog}: "
+                        f"{str(error).strip().splitlines()[0]}") from None
 
 
 def _try_lock(pg: Any) -> bool:
