@@ -21,7 +21,7 @@ from warehouse.db import connect
 DEPLOYMENTS = {"news_pipeline/hourly-incremental", "nightly_quality/nightly-quality",
                "backfill/backfill", "reprocess/reprocess", "lake_maintenance/lake-maintenance",
                "import_warcs/import", "backfill_chunk/backfill-chunk", "crawl_sites/all-sites",
-               "news_pipeline/site-run"}
+               "news_pipeline/site-run", "reprocess/reprocess-batch"}
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ from test_second_site import PROFILE as NEWSROOM
 from demosite.corpus import build_site
 from demosite.server import RunningSite, start
 
+ARTICLE_TABLES = {"articles": "article_id, content_hash, title, body, published_at, version",
+                  "article_versions": "*", "article_tags": "*"}
 # Four weeks of the demo site, one chunk each.
 SINCE, UNTIL = "2025-01-13", "2025-02-09"
 CHUNK_WORKERS = 3
@@ -179,3 +181,23 @@ def test_two_sites_are_crawled_at_once_by_two_workers_into_one_lake(pool, newsro
                        "'newsroom' ORDER BY started_at", *_on(lake), "--json", cwd=tmp_path)
     assert len(held) == 3 and held[1]["new"] == held[2]["new"] == 0
     assert held[1]["finished_at"] <= held[2]["started_at"]  # ... and their runs did not
+
+    # The newsroom's pages reprocessed in batches over the workers: the same code changes
+    # nothing, and each page is in one batch.
+    before = checksums(lake, ARTICLE_TABLES)
+    reprocessed = trigger(pool, "reprocess/reprocess", site="newsroom", base_url=newsroom.base_url,
+                          fan_out="true", batch_pages="120", warehouse=f"ducklake:{lake.catalog}",
+                          lake_data=str(lake.data_path))
+    [ended] = wait_for(pool, [reprocessed], 300)
+    assert ended["state_type"] == "COMPLETED", ended["state"]
+    assert checksums(lake, ARTICLE_TABLES) == before
+    batches = _cli("sql", "SELECT run_id, fetched, unchanged, new, updated FROM crawl_runs WHERE "
+                          "mode = 'reprocess' ORDER BY run_id", *_on(lake), "--json", cwd=tmp_path)
+    assert [b["run_id"][-4:] for b in batches] == ["-001", "-002", "-003"]
+    [crawled] = _cli("sql", "SELECT count(DISTINCT url) AS n FROM fetches JOIN crawl_runs "
+                            "USING (run_id) WHERE site = 'newsroom' AND mode <> 'reprocess' "
+                            "AND fetches.status = 200 AND kind = 'article'",
+                     *_on(lake), "--json", cwd=tmp_path)
+    assert sum(b["fetched"] for b in batches) == crawled["n"] > 240
+    assert all(b["new"] == b["updated"] == 0 and b["unchanged"] > 0 for b in batches)
+    assert len(_runs(pool, batches[0]["run_id"][:-4])) == 3
