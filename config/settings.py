@@ -49,6 +49,16 @@ def extract_workers() -> int:
     return int(value) if value else os.cpu_count() or 1
 
 
+def unresponsive_after() -> int:
+    """Seconds without a heartbeat after which the server takes a flow run for dead; the
+    deployments send one every 30 s, so it must be more (default 90: three missed)."""
+    value = int(os.environ.get("NEWSCORPUS_UNRESPONSIVE_AFTER") or 90)
+    if value <= 30:
+        raise ValueError(f"NEWSCORPUS_UNRESPONSIVE_AFTER must be more than the heartbeats' 30 s,"
+                         f" got {value}")
+    return value
+
+
 def quiet_prefect_defaults() -> None:
     """Prefect without a server must not phone home, and needs time to start on busy CPUs."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

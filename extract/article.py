@@ -14,11 +14,12 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from w3lib.encoding import html_to_unicode
@@ -153,13 +154,21 @@ class Page:
                     return item
         return {}
 
+    @cached_property
+    def metas(self) -> dict[str, list[str]]:
+        """The meta tags' non-empty contents by name and by property, in document order: read
+        once, not by a query of the whole tree per key."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for node in self.tree.css("meta[content]"):
+            attrs = node.attributes
+            if content := (attrs.get("content") or "").strip():
+                for key in {attrs.get("property"), attrs.get("name")} - {None}:
+                    found[cast(str, key)].append(content)
+        return dict(found)
+
     def meta(self, *keys: str) -> list[str]:
         """Contents of the meta tags named (or with the property) `keys`, in the keys' order."""
-        values = []
-        for key in keys:
-            nodes = self.tree.css(f'meta[property="{key}"], meta[name="{key}"]')
-            values += [c for n in nodes if (c := (n.attributes.get("content") or "").strip())]
-        return values
+        return [content for key in keys for content in self.metas.get(key, [])]
 
     def meta1(self, *keys: str) -> str | None:
         values = self.meta(*keys)
@@ -224,9 +233,9 @@ class Page:
         lines = self.lines
         window = lines[start + 1:start + 1 + _DATELINE_WINDOW] if start is not None else \
             lines[:_DATELINE_WINDOW * 4]
-        if self.main is not None and (first := content.visible_lines(self.main.node)[:1]) \
-                and first[0] in window:
-            window = window[:window.index(first[0])]
+        if self.main is not None and (first := content.first_line(self.main.node)) \
+                and first in window:
+            window = window[:window.index(first)]
         return window
 
     @cached_property

@@ -20,6 +20,7 @@ import yaml
 from prefect import serve as prefect_serve
 from prefect.schedules import Cron
 
+from config import settings
 from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit, site_limit
 from sites import available_sites
 
@@ -27,8 +28,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT / "prefect.yaml"
 POOL = "newscorpus"
 UNRESPONSIVE = "newscorpus: crash unresponsive flow runs"
-HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the deployments (prefect.yaml)
-UNRESPONSIVE_AFTER = 3 * HEARTBEAT_SECONDS
 
 
 class DeployError(RuntimeError):
@@ -60,9 +59,9 @@ def deploy() -> list[str]:
         raise DeployError("no Prefect server: start one (`newscorpus server start`), or "
                           "export PREFECT_API_URL=<your server>/api")
     _check_server(os.environ["PREFECT_API_URL"])
+    ensure_unresponsive_runs_crash()  # first: it checks a setting of the user's
     _prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
     ensure_limits()
-    ensure_unresponsive_runs_crash()
     _prefect("--no-prompt", "deploy", "--all")
     return [d["name"] for d in _declared()]
 
@@ -88,7 +87,8 @@ def ensure_limits() -> None:
 
 def ensure_unresponsive_runs_crash() -> None:
     """Create or update the automation that marks a flow run Crashed when its heartbeats stop
-    for UNRESPONSIVE_AFTER seconds: its worker's machine died, or the worker was killed.
+    for $NEWSCORPUS_UNRESPONSIVE_AFTER seconds (90): its worker's machine died, or the worker
+    was killed.
 
     Without it such a run stays Running for ever, and a fanned-out backfill waiting for the
     chunk waits with it; with it, the backfill sees the chunk crash and starts it again
@@ -103,6 +103,10 @@ def ensure_unresponsive_runs_crash() -> None:
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
+    try:
+        after = settings.unresponsive_after()
+    except ValueError as error:
+        raise DeployError(str(error)) from None
     automation = AutomationCore(
         name=UNRESPONSIVE, description="A flow run that stopped sending heartbeats is Crashed.",
         trigger=EventTrigger(
@@ -112,9 +116,9 @@ def ensure_unresponsive_runs_crash() -> None:
                     "prefect.flow-run.Crashed"},
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
-            within=timedelta(seconds=UNRESPONSIVE_AFTER)),
+            within=timedelta(seconds=after)),
         actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed", force=False,
-                                    message=f"No heartbeat for {UNRESPONSIVE_AFTER} s: the "
+                                    message=f"No heartbeat for {after} s: the "
                                             "run's worker or machine stopped")])
     with get_client(sync_client=True) as client:
         if existing := client.read_automations_by_name(UNRESPONSIVE):

@@ -811,10 +811,13 @@ def server_start(
     except ServerError as error:
         raise UsageError(str(error)) from None
     os.environ["PREFECT_API_URL"] = server.url
-    from flows.deploy import ensure_limits, ensure_unresponsive_runs_crash
+    from flows.deploy import DeployError, ensure_limits, ensure_unresponsive_runs_crash
 
-    ensure_limits()  # the limits and automation the flows take, as `deploy` creates them
-    ensure_unresponsive_runs_crash()
+    try:  # the limits and automation the flows take, as `deploy` creates them
+        ensure_limits()
+        ensure_unresponsive_runs_crash()
+    except DeployError as error:
+        raise UsageError(str(error)) from None
     out.print(f"Prefect server running at {server.url} (pid {server.pid}, log {server.log}); "
               "commands on this machine use it. Stop it: newscorpus server stop",
               soft_wrap=True, highlight=False)

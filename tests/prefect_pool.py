@@ -123,7 +123,8 @@ def work_pool(postgres: dict[str, Any], root: Path, port: int, chunk_workers: in
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
            "PREFECT_WORKER_QUERY_SECONDS": "1", "NEWSCORPUS_HOME": str(PROJECT),
-           "COLUMNS": "250", "PYTHONUNBUFFERED": "1"}  # the tests read the workers' logs
+           "COLUMNS": "250", "PYTHONUNBUFFERED": "1",  # the tests read the workers' logs
+           "NEWSCORPUS_UNRESPONSIVE_AFTER": "60"}  # a killed worker's run crashes sooner
     processes = [start_server(env, port)]
     try:
         server = {"api": api, "env": env}

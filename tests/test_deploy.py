@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import free_port
 from prefect_pool import PREFECT, PROJECT, run, start_server, stop, trigger, wait_for
-from test_cli import NEWSCORPUS
+from test_cli import NEWSCORPUS, assert_one_line_error
 
 from flows.deploy import UNRESPONSIVE
 from warehouse.db import connect
@@ -71,6 +71,13 @@ def test_deploy_is_idempotent_and_lists_the_deployments(deployed):
     # Deployed twice, the automation that crashes runs without heartbeats is there once.
     automations = httpx.post(f"{server['api']}/automations/filter", json={}, timeout=10).json()
     assert [a["name"] for a in automations].count(UNRESPONSIVE) == 1
+
+
+def test_deploy_refuses_to_take_a_run_for_dead_between_two_heartbeats(deployed):
+    result = subprocess.run([NEWSCORPUS, "deploy"], env={
+        **deployed["env"], "NEWSCORPUS_UNRESPONSIVE_AFTER": "30"}, cwd=PROJECT,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert_one_line_error(result, 2, "NEWSCORPUS_UNRESPONSIVE_AFTER must be more than")
 
 
 def test_backfill_deployment_runs_on_a_worker(deployed):
