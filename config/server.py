@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -27,12 +28,14 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from config.settings import TEMPORARY_SERVER
 
 DEFAULT_PORT = 4200
 STATE_NAME = "newscorpus-server.json"
 LOG_NAME = "newscorpus-server.log"
+FIRST_START_LOCK = "newscorpus-first-start.lock"
 START_TIMEOUT = 90.0  # seconds; the first start migrates a new database, on a busy CPU
 STOP_TIMEOUT = 20.0
 
@@ -105,20 +108,45 @@ class ChosenServer:
 
     url: str
     process: subprocess.Popen[bytes] | None = None
+    first_start: IO[str] | None = None  # held while this server makes Prefect's database
 
     def ready(self) -> None:
         """Wait until the command's own server answers (others answer already)."""
         timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 60))
         deadline = time.monotonic() + timeout
-        while self.process is not None and not healthy(self.url):
-            if self.process.poll() is not None:
-                raise ServerError("Prefect's temporary server exited with code "
-                                  f"{self.process.returncode} before it answered")
-            if time.monotonic() > deadline:
-                raise ServerError(f"Prefect's temporary server did not answer within "
-                                  f"{timeout:.0f} s "
-                                  "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
-            time.sleep(0.1)
+        try:
+            while self.process is not None and not healthy(self.url):
+                if self.process.poll() is not None:
+                    raise ServerError("Prefect's temporary server exited with code "
+                                      f"{self.process.returncode} before it answered")
+                if time.monotonic() > deadline:
+                    raise ServerError(f"Prefect's temporary server did not answer within "
+                                      f"{timeout:.0f} s "
+                                      "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+                time.sleep(0.1)
+        finally:
+            if self.first_start is not None:
+                self.first_start.close()  # and the lock with it
+                self.first_start = None
+
+
+def _first_start() -> IO[str] | None:
+    """While Prefect's own database (SQLite, in PREFECT_HOME) is not made yet, an exclusive
+    lock on a file beside it, held until this command's server answers: two commands
+    started at once on a new machine would both migrate the new database, and one server
+    fails ("Online migration expected to match one row"). None once the database exists,
+    or when it is elsewhere (PREFECT_API_DATABASE_CONNECTION_URL)."""
+    home = prefect_home()
+    database = home / "prefect.db"
+    if database.exists() or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        return None
+    home.mkdir(parents=True, exist_ok=True)
+    lock = open(home / FIRST_START_LOCK, "w")  # noqa: SIM115 - closed by ChosenServer.ready
+    fcntl.flock(lock, fcntl.LOCK_EX)  # while another command's server makes the database
+    if database.exists():
+        lock.close()
+        return None
+    return lock
 
 
 def configured_or_local() -> str | None:
@@ -148,6 +176,7 @@ def temporary_server() -> ChosenServer:
     have sent the last logs and events."""
     spec = importlib.util.find_spec("prefect")
     assert spec and spec.submodule_search_locations, "prefect is not installed"
+    first_start = _first_start()
     port = _free_port()
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
            "PREFECT__SERVER_FINAL": "1"}
@@ -157,7 +186,7 @@ def temporary_server() -> ChosenServer:
          "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL)
     atexit.register(_stop_child, process)
-    chosen = ChosenServer(f"http://127.0.0.1:{port}/api", process)
+    chosen = ChosenServer(f"http://127.0.0.1:{port}/api", process, first_start)
     os.environ["PREFECT_API_URL"] = chosen.url
     os.environ["PREFECT_UI_URL"] = ""  # no UI: no "View at" link that dies with the server
     os.environ[TEMPORARY_SERVER] = "1"

@@ -16,7 +16,7 @@ import pytest
 from conftest import free_port, get_json
 from prefect_pool import kill_tree, trigger, wait_for, work_pool
 from test_incremental import checksums
-from test_lake import _cli, _lake, _on
+from test_lake import _backfill, _cli, _lake, _on
 from test_second_site import PROFILE as NEWSROOM
 
 from demosite.corpus import build_site
@@ -91,6 +91,10 @@ def test_a_backfill_spreads_its_chunks_over_the_workers_and_loads_as_one_process
     parent = trigger(pool, "backfill/backfill", since=SINCE, until=UNTIL, chunk="week",
                      fan_out="true", base_url=pool["base_url"])
     killed = _kill_a_worker_mid_chunk(pool)
+    # The same window in one process, into a DuckDB file, while the server waits for the
+    # killed chunk's heartbeats.
+    file = tmp_path / "corpus.duckdb"
+    single = _backfill(pool["base_url"], tmp_path, (SINCE, UNTIL), ["--db", str(file)])
     [ended] = wait_for(pool, [parent], 900)
     assert ended["state_type"] == "COMPLETED", ended["state"]
     chunks = _chunk_runs(pool)
@@ -105,11 +109,8 @@ def test_a_backfill_spreads_its_chunks_over_the_workers_and_loads_as_one_process
     # The killed chunk ran on its dead worker and then on another one.
     assert len([w for w, names in ran.items() if killed in names]) == 2, ran
 
-    # The same window in one process, into a DuckDB file.
-    file = tmp_path / "corpus.duckdb"
-    _cli("backfill", "--since", SINCE, "--until", UNTIL, "--chunk", "week", "--base-url",
-         pool["base_url"], "--db", str(file), "--data-dir", str(tmp_path), "--json",
-         cwd=tmp_path)
+    _, stderr = single.communicate(timeout=600)
+    assert single.returncode == 0, stderr[-3000:]
     columns = {"articles": "article_id, content_hash, title, body, published_at, version",
                "crawl_runs": "run_id, status, discovered, fetched, new, updated, unchanged, "
                              "quarantined, failed, window_since, window_until",

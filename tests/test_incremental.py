@@ -269,10 +269,13 @@ def test_interrupted_backfill_resumes_to_the_same_state(demo, tmp_path):
     args = ["backfill", "--since", "2025-01-14", "--until", "2025-01-19", "--base-url",
             demo.base_url, "--concurrency", "1"]
 
-    def backfill(workdir: Path, kill_after_chunks: int | None = None) -> None:
+    def start(workdir: Path) -> subprocess.Popen[bytes]:
         workdir.mkdir(exist_ok=True)
-        process = subprocess.Popen([NEWSCORPUS, *args], cwd=workdir, start_new_session=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen([NEWSCORPUS, *args], cwd=workdir, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def backfill(workdir: Path, kill_after_chunks: int | None = None) -> None:
+        process = start(workdir)
         if kill_after_chunks is None:
             assert process.wait(timeout=300) == 0
             return
@@ -284,12 +287,13 @@ def test_interrupted_backfill_resumes_to_the_same_state(demo, tmp_path):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    backfill(tmp_path / "whole")
+    whole_run = start(tmp_path / "whole")  # beside the interrupted one: they share nothing
     backfill(tmp_path / "resumed", kill_after_chunks=3)
     db = tmp_path / "resumed" / "data" / "corpus.duckdb"
     done_before = rows(db, "SELECT count(*) FROM crawl_runs WHERE status = 'completed'")[0][0]
     assert done_before < 6  # it was really interrupted
     backfill(tmp_path / "resumed")
+    assert whole_run.wait(timeout=300) == 0
     whole = tmp_path / "whole" / "data" / "corpus.duckdb"
     assert checksums(db, CONTENT) == checksums(whole, CONTENT)
     assert rows(db, "SELECT count(*) FROM crawl_runs")[0][0] == 6

@@ -82,3 +82,21 @@ def test_a_busy_port_is_one_line(tmp_path, home):
         result = newscorpus("server", "start", "--port", str(port), cwd=tmp_path, env=home)
     assert_one_line_error(result, 2, f"port {port} on 127.0.0.1 is in use")
     assert not (Path(home["PREFECT_HOME"]) / "newscorpus-server.json").exists()
+
+
+def test_two_commands_started_at_once_on_a_new_machine_both_run(demo, tmp_path, home):
+    """Both start a temporary server over a Prefect database not made yet; without the lock
+    of the first start, both migrated it and one server failed."""
+    import os
+    import subprocess
+
+    from test_cli import NEWSCORPUS
+
+    commands = [subprocess.Popen(
+        [NEWSCORPUS, "backfill", "--since", "2025-01-21", "--until", "2025-01-21",
+         "--base-url", demo.base_url, "--data-dir", str(tmp_path / name), "--json"],
+        cwd=tmp_path, env={**os.environ, **home}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True) for name in ("one", "two")]
+    for command in commands:
+        _, stderr = command.communicate(timeout=300)
+        assert command.returncode == 0, stderr[-2000:]
