@@ -9,6 +9,8 @@
 3. Chunk crawls run concurrently (`concurrency` at a time); each chunk is then extracted,
    validated and loaded by `process_archive`, one after another, since DuckDB
    has a single writer. Known articles are re-fetched conditionally (304 when unchanged).
+4. With `fan_out`, each chunk is instead a flow run of `backfill_chunk` that the work pool's
+   workers share (flows/fanout.py), loading into a lake that many workers write at once.
 """
 
 from __future__ import annotations

@@ -74,8 +74,8 @@ def reprocess(site: str = "demo", base_url: str | None = None, run: str | None =
         run_id = run_id or new_run_id(started, "reprocess-")
         if fan_out:
             return _fan_out(profile.name, profile.base_url, run_id,
-                            batches(responses, batch_pages), started, corpus, db=db,
-                            data_dir=data_dir, warehouse=warehouse, lake_data=lake_data)
+                            batches(responses, batch_pages), started, corpus, data_dir,
+                            db=db, warehouse=warehouse, lake_data=lake_data)
         fetches = fetch_frame([
             FetchRow(url=r.url, kind="article", final_url=r.url, status=200,
                      fetched_at=str(r.fetched_at), warc_file=r.warc_file,
@@ -107,12 +107,13 @@ class BatchesFailedError(RuntimeError):
 
 
 def _fan_out(site: str, base_url: str, run_id: str, parts: list[list[str]], started: datetime,
-             corpus: Target, **params: Any) -> dict[str, Any]:
+             corpus: Target, data_dir: str | None, **params: Any) -> dict[str, Any]:
     """One `reprocess-batch` flow run per batch, as the runs `<run_id>-<n>`, on the work pool
     (flows/fanout.py); their counts added up, published as the reprocess's summary."""
     names = {f"{run_id}-{n:03d}": urls for n, urls in enumerate(parts, 1)}
     ended = run_on_pool(BATCH_DEPLOYMENT, {
-        name: {**params, "site": site, "base_url": base_url, "urls": urls, "run_id": name}
+        name: {**params, "site": site, "base_url": base_url, "urls": urls, "run_id": name,
+               "data_dir": data_dir}
         for name, urls in names.items()})
     if failed := not_completed(ended):
         raise BatchesFailedError(f"{len(failed)} of {len(ended)} batches did not complete: "
@@ -121,4 +122,4 @@ def _fan_out(site: str, base_url: str, run_id: str, parts: list[list[str]], star
     for name in names:
         add_counts(totals, state.run_summary(corpus, name))
     return publish({"run_id": run_id, "mode": "reprocess", "status": "completed",
-                    "batches": len(names), **totals}, started, corpus, params["data_dir"])
+                    "batches": len(names), **totals}, started, corpus, data_dir)

@@ -50,12 +50,13 @@ def crawl_sites(sites: list[str], base_urls: dict[str, str] | None = None,
     if stray := sorted(set(base_urls or {}) - set(sites)):
         raise ValueError(f"base URLs for sites not in the sweep: {', '.join(stray)}")
     started = datetime.now(UTC)
+    names = {site: f"{site}-{started:%Y%m%dT%H%M%SZ}" for site in sites}  # flow run names
     ended = run_on_pool(SITE_DEPLOYMENT, {
-        f"{site}-{started:%Y%m%dT%H%M%SZ}": {
+        names[site]: {
             "site": site, "base_url": (base_urls or {}).get(site), "mode": mode, "db": db,
             "data_dir": data_dir, "warehouse": warehouse, "lake_data": lake_data}
-        for site in dict.fromkeys(sites)})
-    by_site = {name.rsplit("-", 1)[0]: end for name, end in ended.items()}
+        for site in names})
+    by_site = {site: ended[name] for site, name in names.items()}
     get_run_logger().info("Sites: %s", ", ".join(f"{s} {e}" for s, e in by_site.items()))
     if failed := not_completed(ended):
         raise SitesFailedError(f"{len(failed)} of {len(ended)} site runs did not complete: "

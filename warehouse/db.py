@@ -263,13 +263,20 @@ def lake_lock(lake: Lake, wait: float | None = None) -> Iterator[None]:
             _held.discard(key)
 
 
+_made: set[Lake] = set()  # lakes whose catalog tables this process has seen
+
+
 def _catalog_made(lake: Lake) -> bool:
     """Whether DuckLake made the lake's catalog tables already. A writer's first ATTACH
     makes them, and two at once fail on PostgreSQL's unique names ("duplicate key value
-    violates unique constraint"), so the first ATTACH takes the write lock."""
-    with _catalog(lake) as pg:
-        row = pg.execute("SELECT to_regclass('ducklake_metadata') IS NOT NULL").fetchone()
-    return bool(row and row[0])
+    violates unique constraint"), so the first ATTACH takes the write lock. Asked of the
+    catalog once per process: made tables stay made."""
+    if lake not in _made:
+        with _catalog(lake) as pg:
+            row = pg.execute("SELECT to_regclass('ducklake_metadata') IS NOT NULL").fetchone()
+        if row and row[0]:
+            _made.add(lake)
+    return lake in _made
 
 
 def _catalog(lake: Lake) -> Any:
