@@ -72,8 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, render.robots(base), "text/plain; charset=utf-8")
         elif path == "/__truth__":
             since = _moment(query.get("since", [""])[0])
+            bodies = query.get("bodies", [""])[0] == "1"
             return self._send(200, json.dumps(render.truth(site, base, since,
-                                                           self.server.offsite_url),
+                                                           self.server.offsite_url, bodies),
                                               ensure_ascii=False), "application/json")
         elif path == "/sitemap.xml":
             return self._send(200, render.sitemap_index(site, base), xml)

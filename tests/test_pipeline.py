@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from conftest import get_json
+
 SEED_TITLE = "EU supports Zelenskyy’s call for U.S. peacekeepers, seeks to persuade Trump — media"
 OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 
@@ -49,6 +51,16 @@ def test_tags_match_truth_and_article_tags(two_runs, truth, query):
     pairs = query("SELECT count(*) FROM article_tags")[0][0]
     assert pairs == sum(len(a["tags"]) for a in _expected(truth, "loaded"))
 
+
+
+def test_bodies_equal_the_truth_text_for_text(two_runs, demo, query):
+    """The whole body, block for block, as the site's truth states it (`?bodies=1`)."""
+    truth = get_json(f"{demo.base_url}/__truth__?bodies=1")
+    stored = dict(query("SELECT url, body FROM articles"))
+    loaded = _expected(truth, "loaded")
+    wrong = [(a["url"], stored[a["url"]], a["body"]) for a in loaded
+             if stored[a["url"]] != a["body"]]
+    assert loaded and not wrong, wrong[:1]
 
 def test_authors_match_truth_from_structured_data_or_the_byline(two_runs, truth, query):
     stored = {url: (authors, layer) for url, authors, layer in query(
