@@ -2,6 +2,10 @@
 
 Prefect's environment is set before anything imports Prefect: a temporary PREFECT_HOME (cache
 records must not survive between test runs), no telemetry, and a generous start-up timeout.
+Each test process starts one Prefect server, and the commands the tests start find it through
+PREFECT_API_URL, as a user's commands find a configured server: a temporary server per command
+would cost seconds each time, hundreds of times. The tests of the temporary server itself
+(test_server.py, test_install.py, the README's first command) clear PREFECT_API_URL.
 """
 
 from __future__ import annotations
@@ -62,6 +66,24 @@ def demo() -> Iterator[RunningSite]:
     site = start(build_site())
     yield site
     site.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server() -> Iterator[str]:
+    """This process's Prefect server, named by PREFECT_API_URL for every command it starts.
+
+    A plain `prefect server start`, as for a user who configures a server without `newscorpus
+    deploy`: it has no concurrency limits, so a command killed by a test holds no slot that
+    its rerun must wait for.
+    """
+    from prefect_pool import start_server, stop
+
+    port = free_port()
+    server = start_server({**os.environ, "PREFECT_API_URL": ""}, port)
+    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    yield os.environ["PREFECT_API_URL"]
+    del os.environ["PREFECT_API_URL"]
+    stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, t
 def default_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """`newscorpus run` with no arguments, in a fresh folder: the README's first command."""
+    """`newscorpus run` with no arguments, in a fresh folder: the README's first command, so
+    with no server configured."""
     workdir = tmp_path_factory.mktemp("default-run")
-    result = newscorpus("run", cwd=workdir, env={"NEWSCORPUS_DEMO_PORT": str(free_port())})
+    result = newscorpus("run", cwd=workdir, env={"NEWSCORPUS_DEMO_PORT": str(free_port()),
+                                                 "PREFECT_API_URL": ""})
     return workdir, result
 
 
