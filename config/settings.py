@@ -8,7 +8,9 @@
 - NEWSCORPUS_DEMO_PORT: the port of the demo site a run starts (default 8765). A fixed port
   keeps the demo's URLs, and so its article ids, the same from one run to the next;
 - NEWSCORPUS_EXTRACT_WORKERS: processes that extract pages (default one per core; 0 = none,
-  extract in the flow's own process, after the crawl).
+  extract in the flow's own process, after the crawl);
+- NEWSCORPUS_HOME: the project folder that a worker's flow runs start in (prefect.yaml's pull
+  step; default this project's folder).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from pathlib import Path
 
 DEFAULT_DEMO_PORT = 8765
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def data_dir(override: str | Path | None = None) -> Path:
@@ -25,6 +28,10 @@ def data_dir(override: str | Path | None = None) -> Path:
 
 def db_path(override: str | Path | None = None, data: str | Path | None = None) -> Path:
     return Path(override or os.environ.get("NEWSCORPUS_DB") or data_dir(data) / "corpus.duckdb")
+
+
+def home() -> Path:
+    return Path(os.environ.get("NEWSCORPUS_HOME") or PROJECT)
 
 
 def warehouse(override: str | None = None) -> str:

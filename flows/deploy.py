@@ -13,7 +13,6 @@ import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -22,11 +21,11 @@ from prefect.schedules import Cron
 
 from config import settings
 from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit, site_limit
+from flows.worker import POOL
 from sites import available_sites
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = settings.PROJECT
 PREFECT_YAML = PROJECT / "prefect.yaml"
-POOL = "newscorpus"
 UNRESPONSIVE = "newscorpus: crash unresponsive flow runs"
 
 
@@ -44,7 +43,7 @@ def concurrency_limits() -> dict[str, int]:
 
 
 def _prefect(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NEWSCORPUS_HOME": os.environ.get("NEWSCORPUS_HOME", str(PROJECT))}
+    env = {**os.environ, "NEWSCORPUS_HOME": str(settings.home())}
     result = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT, env=env,
                             capture_output=True, text=True, check=False)
     if check and result.returncode != 0:

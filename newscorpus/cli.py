@@ -767,7 +767,41 @@ def deploy() -> None:
     except DeployError as error:
         raise UsageError(str(error)) from None
     out.print(f"Deployed {', '.join(names)} to work pool 'newscorpus'. Start a worker: "
-              "prefect worker start --pool newscorpus")
+              "newscorpus worker")
+
+
+@app.command()
+def worker(
+    queue: Annotated[list[str] | None, typer.Option(
+        "--queue", metavar="QUEUE", help="Take runs only from this work queue (repeatable), "
+        "e.g. `chunks` [default: every queue of the pool]")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Flow runs at once [default: no limit]")] = None,
+    run_once: Annotated[bool, typer.Option(
+        "--run-once", help="Take the runs due now, wait for them, and exit.")] = False,
+    name: Annotated[str | None, typer.Option(help="The worker's name in the UI.")] = None,
+) -> None:
+    """Run the deployments' flows on this machine: Prefect's worker on the `newscorpus` pool.
+
+    Its flows read their settings from this environment, which it prints first. One Ctrl-C
+    or one SIGTERM stops it, even when a script started it in the background. Needs a Prefect
+    server: PREFECT_API_URL, or the one `newscorpus server start` runs.
+    """
+    from config.server import configured_or_local, healthy
+    from flows.worker import become_worker, described, environment, worker_argv
+
+    api_url = configured_or_local()
+    if api_url is None:
+        raise UsageError("no Prefect server: start one (`newscorpus server start`), or "
+                         "export PREFECT_API_URL=<your server>/api")
+    if not healthy(api_url, timeout=10):  # Prefect's worker would retry it, quietly, for ever
+        raise UsageError(f"no Prefect server answers at PREFECT_API_URL={api_url}; start one "
+                         "(`newscorpus server start`) or fix the address")
+    env = environment(api_url)
+    err.print("The worker's flows run with:\n  " + "\n  ".join(described(env)),
+              highlight=False, markup=False)
+    sys.stderr.flush()
+    become_worker(worker_argv(queue or [], limit, run_once, name), env)
 
 
 @app.command()

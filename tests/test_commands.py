@@ -164,11 +164,12 @@ def test_extract_sites_and_sql(corpus, truth):
     assert count == str(len(_expected(truth, "loaded")))
 
 
-def test_deploy_without_a_server_says_so(corpus):
-    result = newscorpus("deploy", cwd=corpus["dir"], env={**corpus["env"], "PREFECT_API_URL": ""})
+@pytest.mark.parametrize("command", ["deploy", "worker"])
+def test_deploy_and_worker_without_a_server_say_so(corpus, command):
+    result = newscorpus(command, cwd=corpus["dir"], env={**corpus["env"], "PREFECT_API_URL": ""})
     assert_one_line_error(result, 2, "no Prefect server: start one")
     dead = f"http://127.0.0.1:{free_port()}/api"  # #22: a dead server printed a traceback's tail
-    result = newscorpus("deploy", cwd=corpus["dir"], env={**corpus["env"], "PREFECT_API_URL": dead})
+    result = newscorpus(command, cwd=corpus["dir"], env={**corpus["env"], "PREFECT_API_URL": dead})
     assert_one_line_error(result, 2, f"no Prefect server answers at PREFECT_API_URL={dead}")
     assert "File \"" not in result.stderr
 

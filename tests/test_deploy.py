@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -84,9 +85,9 @@ def test_backfill_deployment_runs_on_a_worker(deployed):
     server = deployed
     flow_run = trigger(server, "backfill/backfill", since="2025-01-21", until="2025-01-22",
                        base_url=server["base_url"])
-    worker = run(server, *PREFECT, "worker", "start", "--pool", "newscorpus", "--run-once",
-                 timeout=300)
+    worker = run(server, NEWSCORPUS, "worker", "--run-once", timeout=300)
     assert worker.returncode == 0, worker.stdout[-3000:]
+    assert f"PREFECT_API_URL={server['api']}" in worker.stderr  # it says what its flows read
     runs = wait_for(server, [flow_run], 60)
     assert [r["state_type"] for r in runs] == ["COMPLETED"]
     con = connect(server["db"], read_only=True)
@@ -102,6 +103,28 @@ def test_backfill_deployment_runs_on_a_worker(deployed):
                                       "backfill-demo-20250122-20250122"]
     assert {c[1] for c in chunks} == {runs[0]["id"]}
     assert in_window > 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_worker_stops_on_one_signal_even_started_in_the_background(deployed, tmp_path, sig):
+    """A script's `newscorpus worker &` starts it with SIGINT ignored, as any background job
+    of a shell script; one Ctrl-C (SIGINT), or one `kill` (SIGTERM), still stops it."""
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(
+            [NEWSCORPUS, "worker"], env={**deployed["env"], "PYTHONUNBUFFERED": "1"},
+            cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 120
+        while "started!" not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        os.killpg(worker.pid, sig)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+        assert "stopped!" in log.read_text()
+    finally:
+        stop(worker)
 
 
 def test_import_deployment_runs_on_a_worker(deployed, truth, tmp_path):
