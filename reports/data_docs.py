@@ -29,7 +29,11 @@ def run_page(out_dir: Path, run_id: str) -> Path:
 
 def build(db: Target, out_dir: Path, runs: int = 10) -> Path:
     """Write `out_dir/index.html` for the last `runs` runs, and a page of each of them
-    (`run_page`); returns the index's path."""
+    (`run_page`); returns the index's path.
+
+    A run's page says nothing of when it was made, so it is written only when the run's
+    record changed (a retried chunk, a failure recorded late) or the template did: the pages
+    of runs that did not change keep their files."""
     with reading(db) as con:
         last_runs = queries.rows(con, "last_runs", limit=runs)
         results = queries.rows(con, "run_validation", limit=runs)
@@ -44,9 +48,10 @@ def build(db: Target, out_dir: Path, runs: int = 10) -> Path:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     for run in last_runs:
         page = run_page(out_dir, run["run_id"])
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(template.render(runs=[run], results=by_run, generated=generated,
-                                        db=str(db), index="../index.html"), encoding="utf-8")
+        html = template.render(runs=[run], results=by_run, db=str(db), index="../index.html")
+        if not page.is_file() or page.read_text(encoding="utf-8") != html:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(html, encoding="utf-8")
     out_dir.mkdir(parents=True, exist_ok=True)
     page = out_dir / "index.html"
     page.write_text(template.render(runs=last_runs, results=by_run, generated=generated,

@@ -136,9 +136,10 @@ def two_runs(demo: RunningSite, prefect_backend: None,
     db = root / "corpus.duckdb"
     first = news_pipeline(site="demo", base_url=demo.base_url, db=str(db), data_dir=str(root))
     snapshot = _articles(db)
+    first_page = Path(first["run_page"]).stat().st_mtime_ns
     second = news_pipeline(site="demo", base_url=demo.base_url, db=str(db), data_dir=str(root))
     return {"db": db, "root": root, "first": first, "second": second,
-            "articles_after_first": snapshot}
+            "articles_after_first": snapshot, "first_page_written": first_page}
 
 
 def _articles(db: Path) -> list[tuple[Any, ...]]:

@@ -215,6 +215,9 @@ def test_data_docs_open_offline_and_list_the_last_run(two_runs):
         assert f'id="{other}"' not in own
         assert f"]({Path(run['run_page']).resolve().as_uri()})" in markdown_summary(run)
     assert "body is empty" in Path(two_runs["first"]["run_page"]).read_text(encoding="utf-8")
+    # A recorded run's results do not change: the second run left the first one's page alone.
+    assert Path(two_runs["first"]["run_page"]).stat().st_mtime_ns == \
+        two_runs["first_page_written"]
 
 
 class _Rows(HTMLParser):
