@@ -56,21 +56,30 @@ def extract_workers() -> int:
     return int(value) if value else os.cpu_count() or 1
 
 
+# Seconds between a flow run's heartbeats, in commands as in the deployments (prefect.yaml).
+HEARTBEAT_SECONDS = 30
+
+
 def unresponsive_after() -> int:
-    """Seconds without a heartbeat after which the server takes a flow run for dead; the
-    deployments send one every 30 s, so it must be more (default 90: three missed)."""
+    """Seconds without a heartbeat after which the server takes a flow run for dead; flow
+    runs send one every HEARTBEAT_SECONDS, so it must be more (default 90: three missed)."""
     value = int(os.environ.get("NEWSCORPUS_UNRESPONSIVE_AFTER") or 90)
-    if value <= 30:
-        raise ValueError(f"NEWSCORPUS_UNRESPONSIVE_AFTER must be more than the heartbeats' 30 s,"
-                         f" got {value}")
+    if value <= HEARTBEAT_SECONDS:
+        raise ValueError(f"NEWSCORPUS_UNRESPONSIVE_AFTER must be more than the heartbeats' "
+                         f"{HEARTBEAT_SECONDS} s, got {value}")
     return value
 
 
 def quiet_prefect_defaults() -> None:
-    """Prefect without a server must not phone home, and needs time to start on busy CPUs."""
+    """Prefect without a server must not phone home, and needs time to start on busy CPUs.
+
+    A command's flow run sends heartbeats as a deployment's does: by Prefect's default (one
+    every 180 s), the automation that `deploy` and `server start` create (flows/deploy.py)
+    marked a command's run Crashed after 90 s, while it ran."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
 
 
 TEMPORARY_SERVER = "NEWSCORPUS_TEMPORARY_SERVER"  # set by config/server.py for its processes

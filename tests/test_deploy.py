@@ -81,6 +81,27 @@ def test_deploy_refuses_to_take_a_run_for_dead_between_two_heartbeats(deployed):
     assert_one_line_error(result, 2, "NEWSCORPUS_UNRESPONSIVE_AFTER must be more than")
 
 
+def test_commands_send_heartbeats_as_often_as_the_deployments():
+    """The automation that `deploy` creates crashes a run after NEWSCORPUS_UNRESPONSIVE_AFTER
+    without a heartbeat. By Prefect's default heartbeat (180 s), a command's run of two
+    minutes on such a server was marked Crashed at 90 s, while it ran."""
+    import sys
+
+    import yaml
+
+    from config.settings import HEARTBEAT_SECONDS, unresponsive_after
+
+    declared = yaml.safe_load((PROJECT / "prefect.yaml").read_text())["definitions"][
+        "work_pool"]["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]
+    code = ("from config.settings import quiet_prefect_defaults; quiet_prefect_defaults(); "
+            "from prefect.settings import get_current_settings; "
+            "print(get_current_settings().flows.heartbeat_frequency)")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"}
+    shown = subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT,
+                           capture_output=True, text=True, check=True).stdout.split()[-1]
+    assert int(shown) == int(declared) == HEARTBEAT_SECONDS < unresponsive_after()
+
+
 def test_backfill_deployment_runs_on_a_worker(deployed):
     server = deployed
     flow_run = trigger(server, "backfill/backfill", since="2025-01-21", until="2025-01-22",
