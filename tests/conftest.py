@@ -1,11 +1,12 @@
-"""Shared fixtures: a real demo site on loopback, a real Prefect backend, real DuckDB files.
+"""Shared fixtures: a real demo site on loopback, a real Prefect server, real DuckDB files.
 
 Prefect's environment is set before anything imports Prefect: a temporary PREFECT_HOME (cache
 records must not survive between test runs), no telemetry, and a generous start-up timeout.
 Each test process starts one Prefect server, and the commands the tests start find it through
 PREFECT_API_URL, as a user's commands find a configured server: a temporary server per command
-would cost seconds each time, hundreds of times. The tests of the temporary server itself
-(test_server.py, test_install.py, the README's first command) clear PREFECT_API_URL.
+would cost seconds each time, hundreds of times; the flows that tests call in-process run on
+it too (`prefect_backend`). The tests of the temporary server itself (test_server.py,
+test_install.py, the README's first command) clear PREFECT_API_URL.
 """
 
 from __future__ import annotations
@@ -118,12 +119,24 @@ def truth(demo: RunningSite) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def prefect_backend() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (it takes seconds to start)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_backend(prefect_server: str) -> Iterator[None]:
+    """The flows that tests call in this process run on its server (`prefect_server`).
 
-    with prefect_test_harness(server_startup_timeout=90):
+    Prefect read its settings when the test modules imported it, before that server started,
+    so they are pointed at it here, as Prefect's own test harness points them at the server
+    it starts (the global settings context too, for contexts copied before)."""
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server}), \
+            prefect.context._temporary_global_settings_context(
+                prefect.context.get_settings_context()):
         yield
+        # What the flows logged reaches the server before it stops (after this fixture).
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
 
 
 @pytest.fixture(scope="session")
