@@ -20,8 +20,8 @@ from prefect import serve as prefect_serve
 from prefect.schedules import Cron
 
 from config import settings
+from config.worker import POOL
 from flows.runs import CRAWLS_PER_SITE, WAREHOUSE_LIMIT, crawl_limit, site_limit
-from flows.worker import POOL
 from sites import available_sites
 
 PROJECT = settings.PROJECT

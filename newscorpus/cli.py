@@ -788,7 +788,7 @@ def worker(
     server: PREFECT_API_URL, or the one `newscorpus server start` runs.
     """
     from config.server import configured_or_local, healthy
-    from flows.worker import become_worker, described, environment, worker_argv
+    from config.worker import become_worker, described, environment, worker_argv
 
     api_url = configured_or_local()
     if api_url is None:

@@ -4,8 +4,9 @@ started so that one Ctrl-C or one SIGTERM stops it, however it was started.
 Prefect's worker stops on SIGINT, and answers SIGTERM by sending itself SIGINT. A program
 that a shell script starts in the background (`cmd &`) inherits SIGINT ignored, and so
 would such a worker: it ignored both signals until a second one killed it. This module
-gives the worker SIGINT back at its default and then becomes it (exec), so it imports no
-Prefect itself and the worker is the process its starter holds.
+gives the worker SIGINT back at its default and then becomes it (exec): it imports no
+Prefect itself (as config/server.py, it runs before Prefect does), and the worker is the
+process its starter holds.
 """
 
 from __future__ import annotations
