@@ -8,7 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -32,6 +32,7 @@ from warehouse.db import (
     WarehouseStorageError,
     one_lock_wait,
 )
+from warehouse.lake import Lake
 from warehouse.load import RunInfo, merge_staged, record_failed_run
 
 # Global concurrency limits, created on the server by `newscorpus deploy` (flows/deploy.py).
@@ -94,12 +95,15 @@ def global_limit(name: str) -> Iterator[None]:
 def merge(db: Target, run_id: str | None = None) -> dict[str, dict[str, Any]]:
     """Publish every staged run (warehouse/load.py); the merged runs' summaries by run id.
 
-    One merge at a time: merges queue on the global concurrency limit WAREHOUSE_LIMIT, where
-    `newscorpus deploy` created it, and on the warehouse's own lock (DuckDB's, or the lake's
-    write lock) without a server. Not retried: opening the database waits what is left of the
-    run's lock wait (warehouse/db.py, `one_lock_wait`), and a retry would wait again.
+    One merge at a time: merges into a lake queue on the global concurrency limit
+    WAREHOUSE_LIMIT, where `newscorpus deploy` created it, and on the lake's write lock
+    without a server. Into a DuckDB file, the file's lock is the queue (one writer at a time,
+    stages included): the limit added only a request to the server, which a busy SQLite
+    server answered with a 2 s retry (docs/performance.md, Start-up). Not retried: opening
+    the database waits what is left of the run's lock wait (warehouse/db.py,
+    `one_lock_wait`), and a retry would wait again.
     """
-    with global_limit(WAREHOUSE_LIMIT):
+    with global_limit(WAREHOUSE_LIMIT) if isinstance(db, Lake) else nullcontext():
         merged = merge_staged(db, own=run_id)
     if earlier := [other for other in merged if other != run_id]:
         get_run_logger().info("Published %d runs staged earlier and not merged: %s",
