@@ -1,3 +1,3 @@
 from newscorpus.cli import main
 
-raise SystemExit(main())
+main()

@@ -7,11 +7,13 @@ with a non-zero code; set NEWSCORPUS_DEBUG=1 to see the traceback.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.cells import cell_len
@@ -1175,9 +1177,30 @@ def _known_code(error: Exception) -> int | None:
     return None
 
 
-def main() -> int:
-    """Run the CLI; usage errors are Click's (exit 2), known failures one line with their exit
-    code (KNOWN_ERRORS), others one line and exit 1."""
+def main() -> NoReturn:
+    """Run the CLI and exit with its code (`_exit`)."""
+    _exit(_run())
+
+
+def _exit(code: int) -> NoReturn:
+    """Exit as Python does, but for its last step: tearing down every module it imported,
+    which took 0.4 s after a flow (of a no-change run of about 4 s), and does no I/O.
+
+    Output is flushed and the exit handlers run (Prefect's send what the run logged, logging
+    closes its files); a thread still running is waited for, by Python's own exit."""
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run() -> int:
+    """The CLI's exit code: usage errors are Click's (exit 2), known failures one line with
+    their exit code (KNOWN_ERRORS), others one line and exit 1."""
     try:
         app()  # standalone: Click prints usage errors itself and exits
     except SystemExit as done:
@@ -1197,4 +1220,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -22,6 +22,14 @@ def _flow_runs(api: str) -> list[dict[str, Any]]:
     return runs
 
 
+def _logs(api: str, flow_run: str) -> list[str]:
+    body = json.dumps({"logs": {"flow_run_id": {"any_": [flow_run]}}}).encode()
+    request = urllib.request.Request(f"{api}/logs/filter", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return [log["message"] for log in json.load(answer)]
+
+
 def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()  # the server's parent exited: init reaps it
 
@@ -58,6 +66,11 @@ def test_a_started_server_is_found_by_runs_and_stopped(tmp_path, home):
         runs = _flow_runs(api)
         assert [(r["name"], r["state_type"]) for r in runs] == [
             (runs[0]["name"], "COMPLETED")] and runs[0]["flow_id"]
+        # The command exits without tearing its modules down (newscorpus/cli.py, `_exit`),
+        # but only once Prefect sent what the run logged, to its last line.
+        logs = _logs(api, runs[0]["id"])
+        assert any(summary["run_id"] in m for m in logs), logs
+        assert any(m.startswith("Finished in state Completed") for m in logs), logs
         # An explicit PREFECT_API_URL wins over the local server.
         configured = newscorpus("server", "status", cwd=tmp_path,
                                 env={**home, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
