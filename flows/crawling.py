@@ -1,16 +1,15 @@
 """The crawl step: run the spider in a subprocess, follow its manifest, check it reached the site.
 
 Twisted's reactor cannot restart inside a long-lived (Prefect) process, so every crawl is its
-own `python -m spiders.crawl` process, writing a WARC archive and a manifest into the run's
-folder.
+own `python -m spiders.crawl` process (spiders/launch.py), writing a WARC archive and a
+manifest into the run's folder.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
-import time
+from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +21,7 @@ from extract.workers import ArchiveExtraction
 from flows.runs import crawl_limit, global_limit
 from reports import progress
 from sites import SiteProfile
+from spiders import launch
 from spiders.manifest import Discovered, Failed, Fetched, ManifestReader, remove_manifest
 from spiders.plan import CrawlPlan
 
@@ -41,9 +41,6 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: CrawlPlan,
 
     At most a few crawls of one site run at once (the global concurrency limit
     `newscorpus-crawl-<site>`, where `newscorpus deploy` created it).
-
-    The subprocess runs with `-P`: a folder of the user's own named like one of our packages
-    (say `./sites/`) must not shadow it.
     """
     logger = get_run_logger()
     done = run_dir / CRAWL_DONE
@@ -57,14 +54,12 @@ def crawl(profile: SiteProfile, run_dir: Path, run_id: str, plan: CrawlPlan,
     plan_path = run_dir / "plan.json"
     plan.write(plan_path)
     log_path = run_dir / "crawl.log"
-    command = [sys.executable, "-P", "-m", "spiders.crawl", "--site", profile.name,
-               "--base-url", profile.base_url, "--out", str(run_dir), "--run-id", run_id,
-               "--max-pages", str(max_pages), "--plan", str(plan_path)]
+    arguments = ["--site", profile.name, "--base-url", profile.base_url, "--out", str(run_dir),
+                 "--run-id", run_id, "--max-pages", str(max_pages), "--plan", str(plan_path)]
     logger.info("Crawling %s (%s), mode %s; log in %s", profile.name, profile.base_url,
                 plan.mode, log_path)
-    with global_limit(crawl_limit(profile.name)), \
-            open(log_path, "w", encoding="utf-8") as log:
-        crawler = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    with global_limit(crawl_limit(profile.name)):
+        crawler = launch.start(arguments, log_path)
         _follow(crawler, ManifestReader(run_dir), f"Crawling {profile.name}", extraction)
     if crawler.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
@@ -100,7 +95,8 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
                 extraction.add(events)
             if not running:
                 return
-            time.sleep(0.1)
+            with suppress(subprocess.TimeoutExpired):
+                crawler.wait(timeout=0.1)  # returns as soon as the crawl exits
 
 
 def require_discovery_pages(fetches: pd.DataFrame, profile: SiteProfile) -> None:

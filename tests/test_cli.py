@@ -10,6 +10,8 @@ import pytest
 from conftest import free_port
 from prefect_pool import NEWSCORPUS
 
+from spiders.launch import STARTED_AHEAD
+
 
 def newscorpus(*args: str, cwd: Path, env: dict[str, str] | None = None,
                timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -48,6 +50,16 @@ def test_default_run_prints_the_summary_and_fills_data(default_run, truth):
     assert count.returncode == 0, count.stderr
     loadable = sum(1 for a in truth["articles"] if a["expected"] == "loaded")
     assert count.stdout.strip() == str(loadable)
+
+
+def test_the_run_crawls_with_the_process_it_started_ahead(default_run):
+    """#22: the crawl process imports Scrapy while the command imports Prefect
+    (spiders/launch.py); the crawl's log says that it was that process."""
+    workdir, result = default_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = list((workdir / "data" / "archive" / "demo").glob("*/crawl.log"))
+    assert logs  # this run's, and the next test's when it ran first
+    assert all(log.read_text().splitlines()[0] == STARTED_AHEAD for log in logs)
 
 
 def test_a_quiet_run_says_what_it_did_and_no_more(default_run):

@@ -275,13 +275,16 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _crawler_pid(root: Path) -> int | None:
+def _crawler_pid(parent: int) -> int | None:
+    """The crawl process of the command `parent`: its child running `spiders.crawl` (the
+    archive writer, which the crawl forks, is the crawl's child)."""
     for proc in Path("/proc").iterdir():
         try:
             command = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            ppid = int((proc / "stat").read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if b"spiders.crawl" in command and str(root).encode() in b" ".join(command):
+        if b"spiders.crawl" in command and ppid == parent:
             return int(proc.name)
     return None
 
@@ -302,7 +305,7 @@ def test_a_crawler_killed_mid_crawl_is_retried_and_the_run_completes(
             break
         assert run.poll() is None and time.monotonic() < deadline, "the crawl ended first"
         time.sleep(0.01)
-    pid = _crawler_pid(tmp_path)
+    pid = _crawler_pid(run.pid)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     out, err = run.communicate(timeout=300)
