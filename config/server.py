@@ -163,7 +163,13 @@ def configured_or_local() -> str | None:
 def server_for_command() -> ChosenServer:
     """Point Prefect at the server to use, before Prefect is imported: the configured one
     (PREFECT_API_URL), else a running local one, else a temporary one of the command's own,
-    started now and stopped at exit; call `ready` before the first flow."""
+    started now and stopped at exit; call `ready` before the first flow.
+
+    Prefect reads its settings once, as it is imported. Imported before this chose the
+    server, it would start an ephemeral server of its own beside the one chosen, and at exit
+    wait 5 s for logs that server can no longer take: a bug in the command, so it fails."""
+    if "prefect" in sys.modules:
+        raise RuntimeError("Prefect was imported before the command chose its server")
     if (url := configured_or_local()) is not None:
         return ChosenServer(url)
     return temporary_server()

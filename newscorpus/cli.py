@@ -188,13 +188,17 @@ def reprocess(
     first = _parse_day(since, "--since") if since else None
     last = _parse_day(until, "--until") if until else None
     load_profile(site, base_url)
-    from flows.reprocess import NothingToReprocessError
-
     try:
         summary = _run_flow("reprocess", site=site, base_url=base_url, run=run_id,
                             since=first, until=last, **_where(db, warehouse, lake_data))
-    except NothingToReprocessError as error:
-        raise UsageError(str(error)) from None
+    except Exception as error:
+        # Imported here, not before the flow: importing Prefect before `_run_flow` chose the
+        # server would leave it on an ephemeral server of its own.
+        from flows.reprocess import NothingToReprocessError
+
+        if isinstance(error, NothingToReprocessError):
+            raise UsageError(str(error)) from None
+        raise
     _print_summary(summary, as_json)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,15 @@ def test_two_commands_started_at_once_on_a_new_machine_both_run(demo, tmp_path, 
     for command in commands:
         _, stderr = command.communicate(timeout=300)
         assert command.returncode == 0, stderr[-2000:]
+
+
+def test_a_server_chosen_after_prefect_was_imported_is_refused(tmp_path):
+    """Prefect reads its settings as it is imported: `reprocess` imported it before choosing
+    the server, so its flow ran on an ephemeral server of Prefect's own beside the command's,
+    and the command waited 5 s at exit for logs that server could no longer take."""
+    code = ("import prefect\nfrom config.server import server_for_command\n"
+            "server_for_command()")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "Prefect was imported before the command chose its server" in result.stderr
