@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -38,8 +39,14 @@ RESULT_COLUMNS = ["suite", "expectation", "column", "severity", "success", "unex
                   "unexpected_percent", "sample_ids", "reason"]
 
 
+@cache
 def preload() -> None:
-    """Import Great Expectations ahead of need: it takes seconds, a crawl's worth of idle time."""
+    """Start importing Great Expectations on a thread of its own, once per process: it takes
+    seconds, during which the crawl or the extraction workers leave this process idle."""
+    threading.Thread(target=_import_gx, name="preload-gx", daemon=True).start()
+
+
+def _import_gx() -> None:
     import great_expectations  # noqa: F401
 
 

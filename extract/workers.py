@@ -52,6 +52,12 @@ def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile) -> pd.DataFra
     return clean_rows(records).set_axis(index)
 
 
+def to_extract(fetches: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a run's fetch table whose pages are extracted: the article answers with no
+    outcome yet (a 304 is `not_modified`, an error or a page not fetched is `failed`)."""
+    return fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
+
+
 def _lower_priority() -> None:
     os.nice(10)
 
@@ -145,7 +151,7 @@ class ArchiveExtraction:
         Pages handed over that `fetches` does not list (a later answer for the same URL
         superseded them) are dropped; listed pages not handed over yet are extracted now.
         """
-        todo = fetches[(fetches["kind"] == "article") & fetches["outcome"].isna()]
+        todo = to_extract(fetches)
         files = {name: rank for rank, name in enumerate(dict.fromkeys(todo["warc_file"]))}
         wanted = sorted(zip(todo["warc_file"], todo["warc_offset"].astype(int),
                             todo["final_url"], strict=True),

@@ -8,7 +8,6 @@ manifest into the run's folder.
 from __future__ import annotations
 
 import subprocess
-import threading
 from contextlib import suppress
 from pathlib import Path
 
@@ -86,7 +85,7 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
             for event in events:
                 if isinstance(event, Discovered):
                     if not discovered:
-                        threading.Thread(target=preload, name="preload-gx", daemon=True).start()
+                        preload()
                     discovered += 1
                 elif isinstance(event, Fetched | Failed):
                     answered += event.kind == "article"

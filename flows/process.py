@@ -19,9 +19,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from expectations import quality
-from expectations.validate import Validation, validate
+from expectations.validate import Validation, preload, validate
 from extract.clean import CleanBatch, split_duplicates
-from extract.workers import ArchiveExtraction
+from extract.workers import ArchiveExtraction, to_extract
 from flows.runs import merge, unwalked
 from reports import progress
 from sites import SiteProfile
@@ -122,6 +122,8 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: DriftError, which carries the
     validation results for the failed run's record (flows/runs.py, `recorded`).
     """
+    if not to_extract(fetches).empty:
+        preload()  # while the extraction workers work
     batch = split_batch(unwalked(extract_pages(fetches, profile, unwalked(extraction))))
     validation = validate_batch(batch, profile, run, db)
     quality.check_drift(validation, batch.articles,
