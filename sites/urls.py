@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -19,7 +20,16 @@ def _is_tracking(key: str) -> bool:
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """Absolute URL without tracking parameters or fragment, in w3lib's canonical form."""
-    parts = urlsplit(urljoin(base, url) if base else url)
+    # An absolute address joins to itself, up to what `_canonical` normalizes anyway.
+    absolute = url if not base or url.startswith(("http://", "https://")) else urljoin(base, url)
+    return _canonical(absolute)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(url: str) -> str:
+    """Cached: a page's address is canonicalized where the page is extracted and again where
+    its batch is cleaned, and its canonical link is most often that address."""
+    parts = urlsplit(url)
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                        if not _is_tracking(k)])
     cleaned = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
