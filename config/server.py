@@ -165,10 +165,11 @@ def server_for_command() -> ChosenServer:
     (PREFECT_API_URL), else a running local one, else a temporary one of the command's own,
     started now and stopped at exit; call `ready` before the first flow.
 
-    Prefect reads its settings once, as it is imported. Imported before this chose the
-    server, it would start an ephemeral server of its own beside the one chosen, and at exit
-    wait 5 s for logs that server can no longer take: a bug in the command, so it fails."""
-    if "prefect" in sys.modules:
+    Prefect reads its settings once, as it is imported. Imported before this chose a server
+    that PREFECT_API_URL does not name, it would start an ephemeral server of its own beside
+    the chosen one, and at exit wait 5 s for logs that server can no longer take: a bug in
+    the command, so it fails."""
+    if not os.environ.get("PREFECT_API_URL") and "prefect" in sys.modules:
         raise RuntimeError("Prefect was imported before the command chose its server")
     if (url := configured_or_local()) is not None:
         return ChosenServer(url)

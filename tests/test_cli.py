@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -60,6 +61,21 @@ def test_the_run_crawls_with_the_process_it_started_ahead(default_run):
     logs = list((workdir / "data" / "archive" / "demo").glob("*/crawl.log"))
     assert logs  # this run's, and the next test's when it ran first
     assert all(log.read_text().splitlines()[0] == STARTED_AHEAD for log in logs)
+
+
+def test_reprocess_with_no_server_runs_on_the_commands_own(default_run, truth):
+    """`reprocess` imported Prefect before choosing its server: with none configured, its
+    flow ran on an ephemeral server of Prefect's own, and its exit waited 5 s for logs."""
+    workdir, first = default_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    base_url = newscorpus("sql", "select base_url from crawl_runs limit 1",
+                          cwd=workdir).stdout.strip()
+    again = newscorpus("reprocess", "--base-url", base_url, "--json", cwd=workdir,
+                       env={"PREFECT_API_URL": ""})
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads(again.stdout.splitlines()[-1])
+    loadable = sum(1 for a in truth["articles"] if a["expected"] == "loaded")
+    assert summary["status"] == "completed" and summary["unchanged"] == loadable
 
 
 def test_a_quiet_run_says_what_it_did_and_no_more(default_run):

@@ -4,6 +4,7 @@ that run flows (#22: each run paid seconds for Prefect's temporary server)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -123,7 +124,8 @@ def test_a_server_chosen_after_prefect_was_imported_is_refused(tmp_path):
     and the command waited 5 s at exit for logs that server could no longer take."""
     code = ("import prefect\nfrom config.server import server_for_command\n"
             "server_for_command()")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
-                            capture_output=True, text=True, timeout=120, check=False)
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1
     assert "Prefect was imported before the command chose its server" in result.stderr
