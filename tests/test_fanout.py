@@ -96,7 +96,7 @@ def test_a_backfill_spreads_its_chunks_over_the_workers_and_loads_as_one_process
     file = tmp_path / "corpus.duckdb"
     single = _backfill(pool["base_url"], tmp_path, (SINCE, UNTIL), ["--db", str(file)])
     [ended] = wait_for(pool, [parent], 900)
-    assert ended["state_type"] == "COMPLETED", ended["state"]
+    assert ended["state_type"] == "COMPLETED", ended["state"].get("message")
     chunks = _chunk_runs(pool)
     assert len({c["name"] for c in chunks}) >= 4
     assert sorted((c["name"], c["state_type"]) for c in chunks if c["name"] == killed) == [
@@ -142,7 +142,7 @@ def test_two_sites_are_crawled_at_once_by_two_workers_into_one_lake(pool, newsro
                     base_urls=json.dumps(sites), warehouse=f"ducklake:{lake.catalog}",
                     lake_data=str(lake.data_path))
     [ended] = wait_for(pool, [sweep], 600)
-    assert ended["state_type"] == "COMPLETED", ended["state"]
+    assert ended["state_type"] == "COMPLETED", ended["state"].get("message")
     runs = {run["name"].split("-")[0]: run for site in sites for run in _runs(pool, f"{site}-")}
     assert sorted(runs) == sorted(sites)
     assert all(run["state_type"] == "COMPLETED" for run in runs.values())
@@ -190,7 +190,7 @@ def test_two_sites_are_crawled_at_once_by_two_workers_into_one_lake(pool, newsro
                           fan_out="true", batch_pages="120", warehouse=f"ducklake:{lake.catalog}",
                           lake_data=str(lake.data_path))
     [ended] = wait_for(pool, [reprocessed], 300)
-    assert ended["state_type"] == "COMPLETED", ended["state"]
+    assert ended["state_type"] == "COMPLETED", ended["state"].get("message")
     assert checksums(lake, ARTICLE_TABLES) == before
     batches = _cli("sql", "SELECT run_id, fetched, unchanged, new, updated FROM crawl_runs WHERE "
                           "mode = 'reprocess' ORDER BY run_id", *_on(lake), "--json", cwd=tmp_path)
