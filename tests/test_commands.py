@@ -4,6 +4,7 @@ demo corpus made by `newscorpus run`, each checked against what the demo site sa
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from test_cli import assert_one_line_error, newscorpus
 from demosite.corpus import build_site
 from demosite.seed import KYIV
 from newscorpus.cli import app
+from reports.summary import SUMMARY_FIELDS
 
 
 def _command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -227,6 +229,7 @@ ROW_COMMANDS = {
                                  "unexpected_count", "reason"]),
     "sites": (("sites",), None),
     "archive verify": (("archive", "verify"), ["run", "listed", "verified", "unlisted"]),
+    "archive index": (("archive", "index"), ["run", "index", "lines"]),
     "search": (("search", "peacekeepers"), ["title", "url"]),
 }
 HEADERLESS = ("search",)  # prints lines, not a table
@@ -250,6 +253,25 @@ def test_no_value_is_cut_at_any_width(name, where, corpus):
         for column, value in row.items():
             if shown is None or column in shown:
                 assert " ".join(_as_printed(value).split()) in flat, (column, value)
+
+
+@pytest.mark.parametrize("where", ["80 columns", "200 columns", "a pipe"])
+def test_a_runs_summary_is_whole_at_any_width(where, corpus):
+    """The summary of `run` (and so of `backfill`, `reprocess` and `import`, which print it
+    the same way): every count the run has, its run id and its database whole."""
+    printed = _run(corpus, "run").stdout if where == "a pipe" else \
+        _in_terminal(corpus, int(where.split()[0]), "run")
+    assert "…" not in printed
+    flat = " ".join(printed.split())
+    title = re.search(r"incremental (\S+) \(completed\) -> (\S+)", flat)
+    assert title, printed
+    run_id, db = title.groups()
+    assert db == corpus["summary"]["db"]
+    assert _json(corpus, "sql", f"select count(*) as n from crawl_runs where run_id = '{run_id}'"
+                 ) == [{"n": 1}]
+    for field in SUMMARY_FIELDS:
+        if field in corpus["summary"]:
+            assert re.search(rf"(^|\s){field}(:|\s|$)", printed, re.MULTILINE), field
 
 
 def test_a_url_printed_in_a_narrow_terminal_works_in_quarantine_show(corpus):
