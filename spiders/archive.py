@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -244,6 +244,9 @@ def _write_calls(calls: multiprocessing.Queue[list[tuple[str, dict[str, Any]]] |
                  out_dir: Path, run_id: str, software: str, crawl_pid: int) -> None:
     """The writer process: apply the calls in order until told to close, or the crawl died."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the crawl, which closes us
+    # The fork left us the queue's sending end too: closed, a crawl killed in the middle of
+    # a batch ends our read of it (EOFError) instead of leaving it waiting for the rest.
+    cast(Any, calls)._writer.close()
     archive = CrawlArchive(out_dir, run_id, software)
     try:
         while os.getppid() == crawl_pid:  # else the crawl was killed: stop writing at once
@@ -251,6 +254,8 @@ def _write_calls(calls: multiprocessing.Queue[list[tuple[str, dict[str, Any]]] |
                 batch = calls.get(timeout=1)
             except queue.Empty:
                 continue
+            except EOFError:  # the crawl died while sending
+                return
             if batch is None:
                 return
             for name, arguments in batch:

@@ -194,6 +194,31 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
     assert [type(e) for e in read_manifest(tmp_path)] in ([], [Discovered])
 
 
+def test_the_archive_writer_stops_when_the_crawl_is_killed_mid_batch(tmp_path):
+    """The crawl killed while it sends a batch leaves half of it in the pipe: the writer
+    must see the pipe's end, not wait for the rest for ever."""
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", "import os, struct, time\n"
+         "from pathlib import Path\n"
+         "from spiders.archive import ArchiveProcess\n"
+         f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test', print)\n"
+         "# the length of a 1 MB message, then 10 of its bytes, as a send cut short would\n"
+         "os.write(archive._calls._writer.fileno(), struct.pack('!i', 1 << 20) + b'x' * 10)\n"
+         "print(archive._process.pid, flush=True)\n"
+         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1])
+    assert crawl.stdout is not None
+    writer = int(crawl.stdout.readline())
+    time.sleep(0.5)  # the writer is in the read of the rest
+    crawl.kill()
+    crawl.wait()
+    deadline = time.monotonic() + 5
+    while _running(writer) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(writer)
+    assert read_manifest(tmp_path) == []
+
+
 def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):
     """The writer killed mid-crawl (say, by the OOM killer): the crawl notices, stops
     instead of fetching what it can no longer archive, and exits non-zero."""
