@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from functools import cached_property
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from w3lib.encoding import html_to_unicode
@@ -223,7 +224,10 @@ class Page:
 
     @cached_property
     def _lines(self) -> tuple[list[str], int | None]:
-        return content.lines_around(self.tree.body, self.headline_node)
+        lines, end = content.lines_around(self.tree.body, self.headline_node)
+        if end is None:  # no headline element: the line that prints the page's <title>
+            end = _printed(lines, _title_parts(self))
+        return lines, end
 
     @cached_property
     def before_text(self) -> list[str]:
@@ -298,13 +302,39 @@ def title(page: Page) -> tuple[str | None, str | None]:
 
 
 def _title_tag(page: Page) -> str | None:
-    """`<title>` without the site's name ("Headline | Espreso Global" -> "Headline")."""
+    """`<title>` without the site's name ("Headline | Espreso Global" -> "Headline"): the part
+    that the page prints as a line of its text, else `<title>` less the names it declares."""
+    parts = _title_parts(page)
+    if page.headline_node is None and page.headline_at is not None:
+        return page.lines[page.headline_at]
+    return parts[0] if parts else None
+
+
+def _title_parts(page: Page) -> list[str]:
+    """`<title>` less the site names the page declares, then its runs of parts between
+    separators, longest first: a site that declares no name still sets it apart with " | "
+    or " - ", and a headline may hold a dash of its own."""
     text = text_of(page.tree.css_first("title"))
     for name in page.site_names if text else []:
         named = re.escape(name)
         text = re.sub(rf"^\s*{named}{_SEPARATOR}|{_SEPARATOR}{named}\s*$", "", text or "",
                       flags=re.I)
-    return text or None
+    if not text:
+        return []
+    pieces = re.split(f"({_SEPARATOR})", text)  # parts at even places, separators between
+    runs = {"".join(pieces[start:end]) for start in range(0, len(pieces), 2)
+            for end in range(start + 1, len(pieces) + 1, 2)}
+    return [text, *sorted(runs - {text}, key=len, reverse=True)]
+
+
+def _printed(lines: list[str], wanted: list[str]) -> int | None:
+    """Where the longest of `wanted` that is a line of its own stands in `lines`. Runs of
+    fewer than three words are not taken: a section's name is a menu's line too."""
+    first: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        first.setdefault(content.normal(line), i)
+    return next((first[w] for want in wanted
+                 if len((w := content.normal(want)).split()) >= 3 and w in first), None)
 
 
 def subtitle(page: Page) -> tuple[str | None, str | None]:
@@ -324,7 +354,8 @@ def _structured_published(page: Page) -> datetime | None:
             or page.parse_iso(_time_attr(page.tree)))
 
 
-def published_at(page: Page) -> tuple[datetime | None, str | None]:
+def published_at(page: Page) -> tuple[datetime | date | None, str | None]:
+    """The publication moment, or only its day (a `date`) from the day-only layers."""
     return page.choose(
         "published_at",
         ("jsonld", lambda: page.parse_iso(page.ld.get("datePublished"))),
@@ -336,7 +367,7 @@ def published_at(page: Page) -> tuple[datetime | None, str | None]:
         ("time", lambda: page.parse_iso(_time_attr(page.tree))),
         ("dateline", lambda: page.dateline[0]),
         ("textdate", lambda: text_date(page)),
-        ("htmldate", lambda: _htmldate(page.html, page.profile, _structured_published(page))))
+        ("htmldate", lambda: _htmldate(page.html, _structured_published(page))))
 
 
 def _date_line_at(page: Page, layout: ArticleLayout) -> datetime | None:
@@ -367,7 +398,7 @@ def find_dateline(page: Page) -> tuple[datetime | None, str | None]:
     return None, None
 
 
-def text_date(page: Page) -> datetime | None:
+def text_date(page: Page) -> datetime | date | None:
     """The first date printed around the headline, in any format htmldate's rule-based parser
     reads ("12.01.2022", "January 19, 2020", "24. Januar 2022"): below it first, then just
     above it, nearest first.
@@ -383,7 +414,7 @@ def text_date(page: Page) -> datetime | None:
     for line in [*page.before_text, *above]:
         if len(line) <= _DATE_LINE_CHARS and 4 <= sum(map(str.isdigit, line)) <= 18 \
                 and (day := _parse_day(line, page.profile.founded)):
-            return _on_day(day, page.profile, _structured_published(page))
+            return _on_day(day, _structured_published(page))
     return None
 
 
@@ -499,6 +530,7 @@ def extract_article(body_bytes: bytes, url: str, profile: SiteProfile,
     the_subtitle = keep("subtitle", subtitle(page))
     text = keep("body", body(page, [the_title, the_subtitle]))
     layout = profile.article
+    published, precision = _with_precision(keep("published_at", published_at(page)), profile.tz)
     return Article(
         url=url,
         canonical_url=_canonical(page),
@@ -506,7 +538,8 @@ def extract_article(body_bytes: bytes, url: str, profile: SiteProfile,
         subtitle=the_subtitle,
         section=keep("section", section(page)),
         lang=keep("lang", lang(page)),
-        published_at=keep("published_at", published_at(page)),
+        published_at=published,
+        published_precision=precision,
         modified_at=keep("modified_at", modified_at(page)),
         date_line=page.date_line,
         tags=list(keep("tags", tags(page)) or []),
@@ -546,20 +579,30 @@ def _trafilatura(html: str) -> str | None:
                        if p.strip()) or None
 
 
-def _htmldate(html: str, profile: SiteProfile, structured: datetime | None) -> datetime | None:
+def _htmldate(html: str, structured: datetime | None) -> datetime | date | None:
     """The publication day by htmldate's extensive search."""
     from htmldate import find_date
 
     found = find_date(html, extensive_search=True, original_date=True)
-    return _on_day(found, profile, structured) if found else None
+    return _on_day(found, structured) if found else None
 
 
-def _on_day(day: str, profile: SiteProfile, structured: datetime | None) -> datetime | None:
-    """A publication day (YYYY-MM-DD) as a moment: the structured data's, when that falls on
-    the same day, else midnight in the site's zone."""
+def _on_day(day: str, structured: datetime | None) -> datetime | date:
+    """A publication day (YYYY-MM-DD): the structured data's moment, when that falls on the
+    same day, else the day alone."""
     if structured is not None and structured.date().isoformat() == day:
         return structured
-    return parse_iso(day, profile.tz)
+    return date.fromisoformat(day)
+
+
+def _with_precision(found: datetime | date | None, tz: ZoneInfo) -> tuple[datetime | None,
+                                                                        str | None]:
+    """A publication moment and its precision. A day alone is stored as its midnight in the
+    site's zone, marked "day": midnight is not when the page was published, and a query by
+    hour or a backfill window must be able to tell."""
+    if found is None or isinstance(found, datetime):
+        return found, "time" if found is not None else None
+    return datetime.combine(found, time_of_day(), tzinfo=tz), "day"
 
 
 def _time_attr(tree: LexborHTMLParser) -> str | None:

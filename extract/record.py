@@ -22,6 +22,9 @@ class Article:
     section: str | None = None
     lang: str | None = None
     published_at: datetime | None = None  # timezone-aware
+    # "time"; or "day" where the page gives only its day: published_at is then that day's
+    # midnight in the site's zone, which is not a time of publication.
+    published_precision: str | None = None
     modified_at: datetime | None = None
     date_line: str | None = None     # the page's date line as printed: "24 January, 2025 Friday"
     tags: list[str] = field(default_factory=list)    # tag slugs, as the site's tag pages name them

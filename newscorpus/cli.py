@@ -569,6 +569,7 @@ def extract_command(
                 printed.append({
                     "url": row["url"], "title": row["title"], "subtitle": row["subtitle"],
                     "published_at": _iso(row["published_at"]),
+                    "published_precision": row["published_precision"],
                     "modified_at": _iso(row["modified_at"]),
                     "body": row["body"], "tags": row["tags"], "authors": row["authors"],
                     "lang": row["lang"], "section": row["section"], "site": profile.name,

@@ -131,7 +131,8 @@ def test_extract_command_on_html_and_warc_files(tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2 and {r["url"] for r in rows} == {url}
     for row in rows:
-        assert set(row) == {"url", "title", "subtitle", "published_at", "modified_at", "body",
+        assert set(row) == {"url", "title", "subtitle", "published_at",
+                            "published_precision", "modified_at", "body",
                             "tags", "authors", "lang", "section", "site", "provenance",
                             "quarantine"}
         assert row["quarantine"] == []  # a run would load it
@@ -228,6 +229,34 @@ def test_generic_dates_come_from_the_line_by_the_headline(around, expected, laye
         assert record.provenance["published_at"] == layer
     else:
         assert record.provenance.get("published_at") != "textdate"
+
+
+@pytest.mark.parametrize(("title", "printed", "expected"), [
+    # no site name declared: the part the page prints, a dash of the headline's own kept
+    ("Grid repairs go on — report | Daily Planet", "Grid repairs go on — report",
+     "Grid repairs go on — report"),
+    # a section's name printed in the menu is not taken for the headline
+    ("Grid repairs go on - News - Daily Planet", "Grid repairs go on", "Grid repairs go on"),
+    # nothing printed: <title> as it is
+    ("Grid repairs go on - Daily Planet", None, "Grid repairs go on - Daily Planet"),
+])
+def test_a_title_tag_loses_the_site_name_the_page_does_not_print(title, printed, expected):
+    headline = f"<div class='head'>{printed}</div>" if printed else ""
+    html = (f"<html><head><title>{title}</title></head><body><ul><li>News</li></ul>"
+            f"{headline}<div>{'The crews worked through the night. ' * 20}</div>"
+            "</body></html>").encode()
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert (record.title, record.provenance["title"]) == (expected, "generic")
+
+
+def test_a_day_alone_is_loaded_as_a_day():
+    """The generic profile's day-only layers give a day where the page prints no time and
+    states no offset: its midnight in the site's zone, marked as a day, not as a time."""
+    html = (b"<html><body><h1>Grid repairs go on</h1><p>12.01.2022</p><p>" + b"Text. " * 40
+            + b"</p></body></html>")
+    record = extract_article(html, f"{BASE}/a", load_profile("generic"))
+    assert (record.published_at, record.published_precision) == \
+        (datetime(2022, 1, 12, tzinfo=UTC), "day")
 
 
 def test_a_day_without_its_time_is_opt_in():

@@ -93,13 +93,18 @@ MARKUPS = {
         f"<div class='item-lead'>{escape(LEAD)}</div><div class='item-text'>{_paragraphs()}"
         f"</div><div class='item-tags'>Tags:</div>{_feed('section')}</article>"),
 }
-# The generic profile knows no site's time zone: it dates only pages that state an offset.
-GENERIC_MARKUPS = ("jsonld", "opengraph", "microdata")
+# Pages that print their time ("12:37") but state no offset anywhere. The generic profile knows
+# no site's zone, so from them it can know the day only; it says so (precision "day").
+ZONELESS = {"plain", "feed_in_article"}
 
 
-def _check(title: str | None, published: datetime | None, tags: list[str], body: str) -> None:
+def _check(site: str, markup: str, title: str | None, published: datetime | None,
+           precision: str | None, tags: list[str], body: str) -> None:
     assert title == TITLE
-    assert published == datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
+    if site == "generic" and markup in ZONELESS:
+        assert (published, precision) == (datetime(2025, 1, 24, tzinfo=UTC), "day")
+    else:
+        assert (published, precision) == (datetime(2025, 1, 24, 10, 37, tzinfo=UTC), "time")
     assert tags == []
     assert body.startswith("Bloomberg, citing its sources"), body[:200]
     assert "Issue of trust" in body and "• Former deputy assistant Secretary of State" in body
@@ -107,7 +112,7 @@ def _check(title: str | None, published: datetime | None, tags: list[str], body:
         assert junk not in body, junk
 
 
-CASES = [("espreso", m) for m in MARKUPS] + [("generic", m) for m in GENERIC_MARKUPS]
+CASES = [(site, m) for site in ("espreso", "generic") for m in MARKUPS]
 
 
 @pytest.mark.parametrize(("site", "markup"), CASES)
@@ -115,24 +120,25 @@ def test_the_seed_article_in_an_unseen_markup(site, markup):
     profile = load_profile(site, "http://127.0.0.1:9")
     record = extract_article(MARKUPS[markup], URL, profile)
     row = clean([record]).articles.iloc[0]
-    _check(row["title"], row["published_at"].to_pydatetime(), list(row["tags"]), row["body"])
+    _check(site, markup, row["title"], row["published_at"].to_pydatetime(),
+           row["published_precision"], list(row["tags"]), row["body"])
     assert record.provenance.get("body") != "selector"
 
 
 def test_newscorpus_extract_prints_the_cleaned_records(tmp_path):
     for markup, page in MARKUPS.items():
         (tmp_path / f"{markup}.html").write_bytes(page)
-    for site, markups in (("espreso", list(MARKUPS)), ("generic", list(GENERIC_MARKUPS))):
+    for site in ("espreso", "generic"):
         result = subprocess.run(
             [NEWSCORPUS, "extract", "--site", site, "--url", URL, "--jobs", "1",
-             *(str(tmp_path / f"{m}.html") for m in markups)],
+             *(str(tmp_path / f"{m}.html") for m in MARKUPS)],
             capture_output=True, text=True, check=False, timeout=120)
         assert result.returncode == 0, result.stderr
         records = [json.loads(line) for line in result.stdout.splitlines()]
-        assert len(records) == len(markups)
-        for record in records:
-            _check(record["title"], datetime.fromisoformat(record["published_at"]),
-                   record["tags"], record["body"])
+        assert len(records) == len(MARKUPS)
+        for markup, record in zip(MARKUPS, records, strict=True):
+            _check(site, markup, record["title"], datetime.fromisoformat(record["published_at"]),
+                   record["published_precision"], record["tags"], record["body"])
             assert record["provenance"]["title"] and record["provenance"]["body"]
 
 
@@ -191,7 +197,7 @@ def test_a_crawl_of_a_site_in_unseen_markups_loads_its_articles(site, prefect_ba
                                                                  tmp_path):
     from flows.pipeline import news_pipeline
 
-    markups = list(MARKUPS) if site == "espreso" else list(GENERIC_MARKUPS)
+    markups = list(MARKUPS)
     server, base = _serve(markups)
     try:
         summary = news_pipeline(site=site, base_url=base, db=str(tmp_path / "corpus.duckdb"),
@@ -204,7 +210,16 @@ def test_a_crawl_of_a_site_in_unseen_markups_loads_its_articles(site, prefect_ba
     if site == "espreso":  # it has a listing, whose markup it does not know
         assert any("the listing found nothing" in n for n in summary["notices"])
     stored = sql_rows(tmp_path / "corpus.duckdb",
-                      "SELECT title, published_at, tags, body FROM articles")
+                      "SELECT url, title, published_at, published_precision, tags, body "
+                      "FROM articles")
     assert len(stored) == len(markups)
-    for title, published, tags, body in stored:
-        _check(title, published, list(tags), body)
+    for url, title, published, precision, tags, body in stored:
+        markup = url.rsplit("/seed-", 1)[1].replace("-", "_")
+        _check(site, markup, title, published, precision, list(tags), body)
+    # A day without its time is loaded, counted by day and not by hour, and warned of.
+    day_only = len(ZONELESS) if site == "generic" else 0
+    assert sql_rows(tmp_path / "corpus.duckdb", "SELECT sum(articles) FROM articles_per_hour"
+                    ) == [(len(markups) - day_only,)]
+    assert sql_rows(tmp_path / "corpus.duckdb",
+                    "SELECT success, unexpected_count FROM validation_results "
+                    "WHERE \"column\" = 'published_precision'") == [(day_only == 0, day_only)]

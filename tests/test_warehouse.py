@@ -100,6 +100,35 @@ def test_articles_table_follows_the_record(warehouse):
     assert sorted(fetches) == sorted([*FETCH_COLUMNS, "run_id", "stage_id"])
 
 
+def test_a_corpus_from_before_the_precision_learns_it(tmp_path):
+    """Migration 007 marks the rows that only a day-only layer may have dated as not known
+    (NULL), the others 'time'; the next run that sees an unknown row records it."""
+    db = tmp_path / "old.duckdb"
+    load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
+    con = connect(db)
+    try:  # the corpus as migration 006 left it, one row dated by htmldate
+        con.execute("UPDATE articles SET provenance = json_merge_patch(provenance, "
+                    "'{\"published_at\": \"htmldate\"}') WHERE article_id = (SELECT "
+                    "min(article_id) FROM articles)")
+        for table in ("articles", "articles_staging"):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN published_precision")
+        con.execute("DELETE FROM schema_migrations WHERE version = '007_published_precision'")
+    finally:
+        con.close()
+    query = ("SELECT json_extract_string(provenance, '$.published_at'), published_precision "
+             "FROM articles ORDER BY article_id")
+    con = connect(db)  # which migrates
+    try:
+        assert con.execute(query).fetchall() == [("htmldate", None), ("jsonld", "time"),
+                                                 ("jsonld", "time")]
+    finally:
+        con.close()
+    load_run(db, run_info("r2", T0 + timedelta(hours=1)), make_batch([0, 1, 2]),
+             T0 + timedelta(hours=1))
+    with reading(db) as con:
+        assert [r[1] for r in con.execute(query).fetchall()] == ["time", "time", "time"]
+
+
 def test_reloading_a_run_is_a_no_op(warehouse):
     db = warehouse
     first = load_run(db, run_info("r1"), make_batch([0, 1, 2, 3]), T0)

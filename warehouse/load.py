@@ -38,7 +38,8 @@ OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 # The statements of warehouse/sql/load.sql that merge one staged run, in order.
 MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
-              "update_changed_articles", "touch_seen_articles", "insert_new_articles",
+              "update_changed_articles", "touch_seen_articles", "record_unknown_precision",
+              "insert_new_articles",
               "touch_not_modified", "refresh_tags", "unindex_changed",
               "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",

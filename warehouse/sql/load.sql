@@ -24,12 +24,13 @@ VALUES ($run_id, $stage_id, now(), $flow_run_id, $site, $base_url, $mode,
 INSERT INTO articles_staging (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
-    content_hash, run_id, seen_at, authors, stage_id)
+    content_hash, run_id, seen_at, authors, stage_id, published_precision)
 SELECT article_id, url, canonical_url, title, subtitle, section, lang,
        CAST(published_at AS TIMESTAMPTZ), CAST(modified_at AS TIMESTAMPTZ), date_line,
        CAST(tags AS VARCHAR[]), CAST(labels AS VARCHAR[]), body, image_url, image_caption,
        has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
-       $run_id, CAST($started_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[]), $stage_id
+       $run_id, CAST($started_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[]), $stage_id,
+       published_precision
 FROM batch_articles;
 INSERT INTO fetches_staging (
     run_id, stage_id, url, kind, final_url, status, error, fetched_at, warc_file, warc_offset,
@@ -82,7 +83,7 @@ WHERE o.outcome = 'updated';
 UPDATE articles AS a SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
-    modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
+    published_precision = s.published_precision, modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
     authors = s.authors, body = s.body,
     image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
@@ -99,16 +100,24 @@ UPDATE articles AS a SET
 FROM (SELECT * FROM articles_staging WHERE stage_id = $stage_id) AS s
 WHERE a.article_id = s.article_id AND a.content_hash = s.content_hash AND $mode <> 'reprocess';
 
+-- name: record_unknown_precision
+-- Rows loaded before the precision was recorded (migration 007) get it when seen again,
+-- a reprocess included: metadata, not an edit.
+UPDATE articles AS a SET published_precision = s.published_precision
+FROM (SELECT * FROM articles_staging WHERE stage_id = $stage_id) AS s
+WHERE a.article_id = s.article_id AND a.published_precision IS NULL
+  AND a.published_at = s.published_at;
+
 -- name: insert_new_articles
 INSERT INTO articles (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
     content_hash, version, version_seen_at, first_seen_at, last_seen_at, last_run_id, site,
-    authors)
+    authors, published_precision)
 SELECT s.article_id, s.url, s.canonical_url, s.title, s.subtitle, s.section, s.lang,
        s.published_at, s.modified_at, s.date_line, s.tags, s.labels, s.body, s.image_url,
        s.image_caption, s.has_jsonld, s.provenance, s.word_count, s.content_hash, 1, s.seen_at,
-       s.seen_at, s.seen_at, s.run_id, $site, s.authors
+       s.seen_at, s.seen_at, s.run_id, $site, s.authors, s.published_precision
 FROM articles_staging s
 WHERE s.stage_id = $stage_id AND s.article_id NOT IN (SELECT article_id FROM articles);
 

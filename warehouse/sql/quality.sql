@@ -11,7 +11,7 @@ SELECT v.run_id, v.suite, v.expectation, v."column", v.severity, v.success,
        v.reason
 FROM validation_results v
 WHERE v.run_id IN (SELECT run_id FROM crawl_runs ORDER BY started_at DESC LIMIT $limit)
-ORDER BY v.run_id DESC, v.severity, v.success, v.suite, v.expectation;
+ORDER BY v.run_id DESC, v.severity, v.success, v.suite, v.expectation, v."column", v.reason;
 
 -- name: sample_rows
 -- The URL and title of failing rows, from the corpus or from the quarantine.
