@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -563,8 +563,14 @@ def _canonical(page: Page) -> str:
 
 
 def _ends_with(html: str, end: str) -> bool:
-    """Whether the document reaches `end` (say "</html>"), looking at its last few KB."""
-    return end.lower() in html[-8192:].lower()
+    """Whether the document reaches `end` (say "</html>"), looking at its last few KB (a
+    search that ignores case, not a lowered copy of them: 7% of the profile path's time)."""
+    return _ignoring_case(end).search(html, max(0, len(html) - 8192)) is not None
+
+
+@cache
+def _ignoring_case(text: str) -> re.Pattern[str]:
+    return re.compile(re.escape(text), re.I)
 
 
 def _trafilatura(html: str) -> str | None:
