@@ -29,6 +29,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +88,23 @@ class PeakRSS(threading.Thread):
             self.done.wait(0.2)
 
 
-def child(command: list[str], **kwargs: Any) -> dict[str, float]:
-    """Run a process to its end; its wall time, CPU seconds (its tree's) and peak RSS (MiB)."""
+def child(command: list[str], streams: tuple[Path, Path] | None = None,
+          exit_codes: tuple[int, ...] = (0,), **kwargs: Any) -> dict[str, float]:
+    """Run a process to its end; its wall time, CPU seconds (its tree's) and peak RSS (MiB).
+    Its stdout and stderr go to the files `streams` names, else nowhere; an exit code not in
+    `exit_codes` is an error."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               **kwargs)
-    peak = PeakRSS(process.pid)
-    peak.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    peak.done.set()
-    peak.join()
+    with ExitStack() as files:
+        out, err = (files.enter_context(path.open("wb")) for path in streams) if streams \
+            else (subprocess.DEVNULL, subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=out, stderr=err, **kwargs)
+        peak = PeakRSS(process.pid)
+        peak.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        peak.done.set()
+        peak.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if process.returncode not in exit_codes:
         raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
     return {"seconds": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
             "rss_mib": peak.kib / 1024}

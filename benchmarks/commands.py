@@ -1,0 +1,179 @@
+"""Whole commands against whole commands, on the same pages, taking turns.
+
+    python benchmarks/commands.py [--articles 10000] [--runs 3] [--json FILE]
+
+A pre-rendered demo site is served from its own process; then, each round, each side runs
+as a process of its own, timed from outside (wall seconds, its tree's peak RSS):
+- `newscorpus run`: a fresh database and archive folder, and a cold Prefect (a new
+  PREFECT_HOME, no server: the command starts its own), as a new user runs it;
+- bare Scrapy: `scrapy runspider benchmarks/bare_spider.py` on the site's article URLs
+  (download only, the fetch limit);
+- trafilatura's own fetch plus extract on the same URL list, on both cores
+  (benchmarks/trafilatura_peer.py: its CLI fetches one page of a host at a time), with a
+  settings file that turns off its loopback guard and its 5 s sleep per host
+  (../shared/DESIGN.md).
+
+Rates are article pages per second (the site's article count over the wall time: newscorpus
+also discovers them, through listings and sitemaps, and fetches those). The ratios are of
+the same round, printed as min–max over the rounds. Each side's output is checked: the
+articles newscorpus loaded and quarantined against `/__truth__`, the pages Scrapy got with
+status 200, the documents trafilatura wrote and how many of their titles are the truth's.
+news-please is not in the run (not installed here; see docs/performance.md).
+Not a test: it asserts nothing, it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.run import child, serve_demo  # noqa: E402 - after the path is set
+
+SIDES = ("newscorpus run", "bare scrapy", "trafilatura")
+_TRAFILATURA_SETTINGS = """[DEFAULT]
+DOWNLOAD_TIMEOUT = 30
+MAX_FILE_SIZE = 20000000
+MIN_FILE_SIZE = 10
+SLEEP_TIME = 0
+USER_AGENTS =
+COOKIE =
+MAX_REDIRECTS = 2
+SSRF_PROTECTION = off
+INSECURE_SSL_FALLBACK = off
+MIN_EXTRACTED_SIZE = 250
+MIN_OUTPUT_SIZE = 1
+MIN_OUTPUT_COMM_SIZE = 1
+MAX_TREE_SIZE =
+EXTRACTION_TIMEOUT = 30
+MIN_DUPLCHECK_SIZE = 100
+MAX_REPETITIONS = 2
+EXTENSIVE_DATE_SEARCH = on
+EXTERNAL_URLS = off
+"""
+
+
+def _newscorpus(base: str, round_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The command, and its environment: a Prefect home of its own and no server named."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return ([sys.executable, "-m", "newscorpus", "run", "--site", "demo", "--base-url", base,
+             "--db", str(round_dir / "corpus.duckdb"), "--data-dir", str(round_dir / "data"),
+             "--json"], {**env, "PREFECT_HOME": str(round_dir / "prefect")})
+
+
+def _checked_newscorpus(out: str, truth: dict[str, Any]) -> dict[str, Any]:
+    summary = json.loads(out[out.index("{"):])
+    loadable = sum(a["expected"] == "loaded" for a in truth["articles"])
+    return {"new": summary["new"], "quarantined": summary["quarantined"],
+            "failed": summary["failed"], "loadable_by_truth": loadable,
+            "ok": summary["new"] == loadable and summary["status"] == "completed"}
+
+
+def _checked_scrapy(err: str, truth: dict[str, Any]) -> dict[str, Any]:
+    found = re.search(r"'downloader/response_status_count/200': (\d+)", err)
+    got = int(found.group(1)) if found else 0
+    answering = sum(a["expected"] != "failed" for a in truth["articles"])
+    return {"status_200": got, "ok": got >= answering}
+
+
+def _checked_trafilatura(out_dir: Path, truth: dict[str, Any]) -> dict[str, Any]:
+    titles = {a["title"] for a in truth["articles"]}
+    documents = [json.loads(p.read_text(encoding="utf-8")) for p in out_dir.glob("*.json")]
+    right = sum(d.get("title") in titles for d in documents)
+    loadable = sum(a["expected"] == "loaded" for a in truth["articles"])
+    return {"documents": len(documents), "titles_right": right, "ok": right >= loadable}
+
+
+def run_round(base: str, truth: dict[str, Any], work: Path, number: int) -> dict[str, Any]:
+    urls = work / "urls.txt"
+    pages = len(truth["articles"])
+    figures: dict[str, Any] = {}
+    round_dir = work / f"round-{number}"
+    round_dir.mkdir()
+    for side in SIDES:
+        streams = (round_dir / f"{side}.out", round_dir / f"{side}.err")
+        if side == "newscorpus run":
+            command, env = _newscorpus(base, round_dir)
+            ran = child(command, streams, cwd=round_dir, env=env)
+            check = _checked_newscorpus(streams[0].read_text(), truth)
+        elif side == "bare scrapy":
+            ran = child([sys.executable, "-m", "scrapy", "runspider",
+                         str(ROOT / "benchmarks" / "bare_spider.py"), "-a", f"urls={urls}",
+                         "-s", "LOG_LEVEL=INFO"], streams, cwd=round_dir)
+            check = _checked_scrapy(streams[1].read_text(), truth)
+        else:
+            out_dir = round_dir / "trafilatura"
+            ran = child([sys.executable, str(ROOT / "benchmarks" / "trafilatura_peer.py"),
+                         str(urls), str(out_dir), "--config", str(work / "trafilatura.cfg")],
+                        streams, cwd=round_dir)
+            check = _checked_trafilatura(out_dir, truth)
+        figures[side] = {"seconds": ran["seconds"], "rss_mib": ran["rss_mib"],
+                         "pages_per_s": pages / ran["seconds"], **check}
+        print(f"round {number} {side}: {ran['seconds']:.1f} s, {check}", file=sys.stderr)
+    return figures
+
+
+def measure(articles: int, runs: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="newscorpus-commands-bench-"))
+    (work / "trafilatura.cfg").write_text(_TRAFILATURA_SETTINGS, encoding="utf-8")
+    server, base = serve_demo(articles)
+    try:
+        with urllib.request.urlopen(f"{base}/__truth__", timeout=60) as response:
+            truth = json.load(response)
+        (work / "urls.txt").write_text("\n".join(a["url"] for a in truth["articles"]))
+        rounds = [run_round(base, truth, work, n) for n in range(1, runs + 1)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"articles": articles, "pages": len(truth["articles"]), "runs": runs,
+            "rounds": rounds}
+
+
+def table(results: dict[str, Any]) -> str:
+    rounds = results["rounds"]
+    lines = [f"{results['pages']} article pages of a pre-rendered demo site, "
+             f"{results['runs']} rounds, each side a whole process timed from outside",
+             f"{'side':<16} {'wall s':>13} {'pages/s':>13} {'peak RSS MiB':>14}  output"]
+    for side in SIDES:
+        rows = [r[side] for r in rounds]
+        seconds = [r["seconds"] for r in rows]
+        rate = [r["pages_per_s"] for r in rows]
+        rss = [r["rss_mib"] for r in rows]
+        checks = {k: v for k, v in rows[-1].items()
+                  if k not in ("seconds", "rss_mib", "pages_per_s")}
+        lines.append(f"{side:<16} {min(seconds):>6.1f}–{max(seconds):<6.1f}"
+                     f"{min(rate):>6.0f}–{max(rate):<6.0f} {min(rss):>6.0f}–{max(rss):<6.0f}  "
+                     f"{checks}{'' if all(r['ok'] for r in rows) else '  NOT OK'}")
+    lines.append("newscorpus run, same round:")
+    for peer in SIDES[1:]:
+        ratios = [r["newscorpus run"]["pages_per_s"] / r[peer]["pages_per_s"] for r in rounds]
+        lines.append(f"  × {peer:<14} {min(ratios):.2f}–{max(ratios):.2f} "
+                     f"(median {statistics.median(ratios):.2f})")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    args = parser.parse_args()
+    results = measure(args.articles, args.runs)
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
