@@ -83,7 +83,8 @@ WHERE o.outcome = 'updated';
 UPDATE articles AS a SET
     url = s.url, canonical_url = s.canonical_url, title = s.title, subtitle = s.subtitle,
     section = s.section, lang = s.lang, published_at = s.published_at,
-    published_precision = s.published_precision, modified_at = s.modified_at, date_line = s.date_line, tags = s.tags, labels = s.labels,
+    published_precision = s.published_precision, modified_at = s.modified_at,
+    date_line = s.date_line, tags = s.tags, labels = s.labels,
     authors = s.authors, body = s.body,
     image_url = s.image_url, image_caption = s.image_caption, has_jsonld = s.has_jsonld,
     provenance = s.provenance, word_count = s.word_count, content_hash = s.content_hash,
