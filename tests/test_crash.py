@@ -169,27 +169,34 @@ def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
     assert [type(e) for e in read_manifest(tmp_path)] == [Discovered]
 
 
-def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
-    """The writer outlives a SIGKILLed crawl by at most a record: it must not go on writing
-    into the archive a retried crawl starts afresh."""
+def _writer_outlives_its_crawl(tmp_path: Path, then: str) -> bool:
+    """Start an archive writer from a crawl process that then runs `then` (Python lines),
+    kill that crawl, and say whether the writer still runs 5 s later."""
     crawl = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys, time\n"
+        [sys.executable, "-c", "import os, struct, time\n"
          "from pathlib import Path\n"
          "from spiders.archive import ArchiveProcess\n"
          f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test', print)\n"
-         "archive.discovered('http://127.0.0.1:1/a')\n"
-         "archive.flush()\n"
+         f"{then}\n"
          "print(archive._process.pid, flush=True)\n"
          "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[1])
     assert crawl.stdout is not None
     writer = int(crawl.stdout.readline())
+    time.sleep(0.5)  # the writer is at work on what it was sent
     crawl.kill()
     crawl.wait()
     deadline = time.monotonic() + 5
     while _running(writer) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(writer)
+    return _running(writer)
+
+
+def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
+    """The writer outlives a SIGKILLed crawl by at most a record: it must not go on writing
+    into the archive a retried crawl starts afresh."""
+    assert not _writer_outlives_its_crawl(
+        tmp_path, "archive.discovered('http://127.0.0.1:1/a')\narchive.flush()")
     # The one call may or may not have been written before the kill; never half of it.
     assert [type(e) for e in read_manifest(tmp_path)] in ([], [Discovered])
 
@@ -197,25 +204,10 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed(tmp_path):
 def test_the_archive_writer_stops_when_the_crawl_is_killed_mid_batch(tmp_path):
     """The crawl killed while it sends a batch leaves half of it in the pipe: the writer
     must see the pipe's end, not wait for the rest for ever."""
-    crawl = subprocess.Popen(
-        [sys.executable, "-c", "import os, struct, time\n"
-         "from pathlib import Path\n"
-         "from spiders.archive import ArchiveProcess\n"
-         f"archive = ArchiveProcess(Path({str(tmp_path)!r}), 'killed', 'test', print)\n"
-         "# the length of a 1 MB message, then 10 of its bytes, as a send cut short would\n"
-         "os.write(archive._calls._writer.fileno(), struct.pack('!i', 1 << 20) + b'x' * 10)\n"
-         "print(archive._process.pid, flush=True)\n"
-         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[1])
-    assert crawl.stdout is not None
-    writer = int(crawl.stdout.readline())
-    time.sleep(0.5)  # the writer is in the read of the rest
-    crawl.kill()
-    crawl.wait()
-    deadline = time.monotonic() + 5
-    while _running(writer) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _running(writer)
+    # the length of a 1 MB message, then 10 of its bytes, as a send cut short would leave
+    assert not _writer_outlives_its_crawl(
+        tmp_path, "os.write(archive._calls._writer.fileno(), "
+                  "struct.pack('!i', 1 << 20) + b'x' * 10)")
     assert read_manifest(tmp_path) == []
 
 
