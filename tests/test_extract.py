@@ -87,6 +87,14 @@ def test_clean_normalizes_and_derives():
     assert dup["content_hash"] != row["content_hash"]
 
 
+def test_clean_empties_a_template_key_line_wherever_it_stands_and_keeps_one_in_prose():
+    record = extract_article(*page(0), PROFILE)
+    body = ("client/title.list_title\nFirst\u00a0 paragraph.\n\nclient/news.read_more \n\n\n\n"
+            "Its file is client/report.pdf here.\u2009\u2009Second.\r\n common/article.share_title")
+    row = clean([replace(record, body=body)]).articles.iloc[0]
+    assert row["body"] == "First paragraph.\n\nIts file is client/report.pdf here. Second."
+
+
 def test_content_hash_ignores_labels_but_not_text():
     record = extract_article(*page(0), PROFILE)
     same = clean([record]).articles.iloc[0]["content_hash"]
