@@ -11,24 +11,29 @@ as a process of its own, timed from outside (wall seconds, its tree's peak RSS):
 - trafilatura's own fetch plus extract on the same URL list, on both cores
   (benchmarks/trafilatura_peer.py: its CLI fetches one page of a host at a time), with a
   settings file that turns off its loopback guard and its 5 s sleep per host
-  (../shared/DESIGN.md).
+  (../shared/DESIGN.md);
+- news-please's own fetch plus extract on the same URL list, on both cores
+  (benchmarks/newsplease_peer.py), in a venv of its own that this script makes once, in the
+  temporary folder, from benchmarks/news-please-constraints.txt (or `--news-please PYTHON`).
 
 Rates are article pages per second (the site's article count over the wall time: newscorpus
 also discovers them, through listings and sitemaps, and fetches those). The ratios are of
 the same round, printed as min–max over the rounds. Each side's output is checked: the
 articles newscorpus loaded and quarantined against `/__truth__`, the pages Scrapy got with
-status 200, the documents trafilatura wrote and how many of their titles are the truth's.
-news-please is not in the run (not installed here; see docs/performance.md).
+status 200, the documents each peer wrote and how many of their titles are the truth's
+(news-please's with its dashes: it writes every dash as "-").
 Not a test: it asserts nothing, it reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -40,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.run import child, serve_demo  # noqa: E402 - after the path is set
 
-SIDES = ("newscorpus run", "bare scrapy", "trafilatura")
+SIDES = ("newscorpus run", "bare scrapy", "trafilatura", "news-please")
+NEWS_PLEASE_PINS = ROOT / "benchmarks" / "news-please-constraints.txt"
 _TRAFILATURA_SETTINGS = """[DEFAULT]
 DOWNLOAD_TIMEOUT = 30
 MAX_FILE_SIZE = 20000000
@@ -86,15 +92,39 @@ def _checked_scrapy(err: str, truth: dict[str, Any]) -> dict[str, Any]:
     return {"status_200": got, "ok": got >= answering}
 
 
-def _checked_trafilatura(out_dir: Path, truth: dict[str, Any]) -> dict[str, Any]:
-    titles = {a["title"] for a in truth["articles"]}
+def _checked_peer(out_dir: Path, truth: dict[str, Any], dashes: bool = False
+                  ) -> dict[str, Any]:
+    """The documents a peer wrote, and how many carry a title of the truth's (with `dashes`,
+    every dash read as "-", as news-please writes them)."""
+    def title(text: str | None) -> str | None:
+        return re.sub("[\u2012-\u2015]", "-", text) if dashes and text else text
+
+    titles = {title(a["title"]) for a in truth["articles"]}
     documents = [json.loads(p.read_text(encoding="utf-8")) for p in out_dir.glob("*.json")]
-    right = sum(d.get("title") in titles for d in documents)
+    right = sum(title(d.get("title")) in titles for d in documents)
     loadable = sum(a["expected"] == "loaded" for a in truth["articles"])
     return {"documents": len(documents), "titles_right": right, "ok": right >= loadable}
 
 
-def run_round(base: str, truth: dict[str, Any], work: Path, number: int) -> dict[str, Any]:
+def news_please_python(given: Path | None) -> Path:
+    """A Python with news-please: `given`, else a venv made once per pins file (its hash names
+    the folder, in the temporary folder)."""
+    if given:
+        return given
+    digest = hashlib.sha256(NEWS_PLEASE_PINS.read_bytes()).hexdigest()[:12]
+    venv = Path(tempfile.gettempdir()) / f"newscorpus-news-please-{digest}"
+    python = venv / "bin" / "python"
+    if not (venv / "ok").exists():
+        print(f"installing news-please into {venv}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "-c", NEWS_PLEASE_PINS,
+                        "news-please"], check=True, timeout=900)
+        (venv / "ok").touch()
+    return python
+
+
+def run_round(base: str, truth: dict[str, Any], work: Path, number: int,
+              news_please: Path) -> dict[str, Any]:
     urls = work / "urls.txt"
     pages = len(truth["articles"])
     figures: dict[str, Any] = {}
@@ -111,19 +141,24 @@ def run_round(base: str, truth: dict[str, Any], work: Path, number: int) -> dict
                          str(ROOT / "benchmarks" / "bare_spider.py"), "-a", f"urls={urls}",
                          "-s", "LOG_LEVEL=INFO"], streams, cwd=round_dir)
             check = _checked_scrapy(streams[1].read_text(), truth)
-        else:
+        elif side == "trafilatura":
             out_dir = round_dir / "trafilatura"
             ran = child([sys.executable, str(ROOT / "benchmarks" / "trafilatura_peer.py"),
                          str(urls), str(out_dir), "--config", str(work / "trafilatura.cfg")],
                         streams, cwd=round_dir)
-            check = _checked_trafilatura(out_dir, truth)
+            check = _checked_peer(out_dir, truth)
+        else:
+            out_dir = round_dir / "news-please"
+            ran = child([str(news_please), str(ROOT / "benchmarks" / "newsplease_peer.py"),
+                         str(urls), str(out_dir)], streams, cwd=round_dir)
+            check = _checked_peer(out_dir, truth, dashes=True)
         figures[side] = {"seconds": ran["seconds"], "rss_mib": ran["rss_mib"],
                          "pages_per_s": pages / ran["seconds"], **check}
         print(f"round {number} {side}: {ran['seconds']:.1f} s, {check}", file=sys.stderr)
     return figures
 
 
-def measure(articles: int, runs: int) -> dict[str, Any]:
+def measure(articles: int, runs: int, news_please: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="newscorpus-commands-bench-"))
     (work / "trafilatura.cfg").write_text(_TRAFILATURA_SETTINGS, encoding="utf-8")
     server, base = serve_demo(articles)
@@ -131,7 +166,7 @@ def measure(articles: int, runs: int) -> dict[str, Any]:
         with urllib.request.urlopen(f"{base}/__truth__", timeout=60) as response:
             truth = json.load(response)
         (work / "urls.txt").write_text("\n".join(a["url"] for a in truth["articles"]))
-        rounds = [run_round(base, truth, work, n) for n in range(1, runs + 1)]
+        rounds = [run_round(base, truth, work, n, news_please) for n in range(1, runs + 1)]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -167,8 +202,10 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--news-please", type=Path, metavar="PYTHON",
+                        help="A Python that has news-please (default: a venv made for it).")
     args = parser.parse_args()
-    results = measure(args.articles, args.runs)
+    results = measure(args.articles, args.runs, news_please_python(args.news_please))
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
