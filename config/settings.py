@@ -9,6 +9,8 @@
   keeps the demo's URLs, and so its article ids, the same from one run to the next;
 - NEWSCORPUS_EXTRACT_WORKERS: processes that extract pages (default one per core; 0 = none,
   extract in the flow's own process, after the crawl);
+- NEWSCORPUS_LOAD_MEMORY: what DuckDB may hold in memory while it writes a DuckDB file
+  (default 512MB; the rest it spills to `<file>.tmp`);
 - NEWSCORPUS_HOME: the project folder that a worker's flow runs start in (prefect.yaml's pull
   step; default this project's folder).
 """
@@ -54,6 +56,16 @@ def demo_base_url() -> str:
 def extract_workers() -> int:
     value = os.environ.get("NEWSCORPUS_EXTRACT_WORKERS")
     return int(value) if value else os.cpu_count() or 1
+
+
+DEFAULT_LOAD_MEMORY = "512MB"
+
+
+def load_memory() -> str:
+    """DuckDB's `memory_limit` while it writes a DuckDB file. By default DuckDB takes up to 80%
+    of the machine's memory: a first load of 50k articles grew the process by 1.1 GiB in its
+    merge, most of it in indexing them for search."""
+    return os.environ.get("NEWSCORPUS_LOAD_MEMORY") or DEFAULT_LOAD_MEMORY
 
 
 # Seconds between a flow run's heartbeats, in commands as in the deployments (prefect.yaml).

@@ -186,8 +186,8 @@ def test_reprocess_after_an_extractor_change_updates_exactly_the_affected_rows(
 def test_the_search_index_follows_every_change(travel, tmp_path):
     """New, updated (by the site) and reprocessed (Economy titles) articles: each load's
     index changes leave the same index as one built afresh from the articles."""
-    from warehouse import queries
     from warehouse.db import load_fts
+    from warehouse.load import index_backlog
 
     index = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
              "SELECT article_id, words FROM search_docs ORDER BY ALL")
@@ -199,7 +199,7 @@ def test_the_search_index_follows_every_change(travel, tmp_path):
     try:
         load_fts(con)
         con.execute("DELETE FROM search_terms; DELETE FROM search_docs")
-        queries.run(con, "index_backlog")
+        index_backlog(con)
     finally:
         con.close()
     assert [rows(afresh, sql) for sql in index] == kept

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import sql_rows
 
 from demosite import render
 from demosite.corpus import build_site
@@ -26,6 +27,7 @@ from spiders.fetches import FETCH_COLUMNS
 from warehouse.db import (
     MIGRATIONS,
     WarehouseBusyError,
+    WarehouseMemoryError,
     WarehouseMissingError,
     connect,
     load_fts,
@@ -428,3 +430,38 @@ def test_reprocessing_reloads_exactly_what_an_extractor_change_touched(
                            "starts_with(title, 'Economy: ')").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM article_versions WHERE replaced_by_run_id "
                            "= ?", [summary["run_id"]]).fetchone() == (affected,)
+
+
+def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, monkeypatch):
+    """Staging appends STAGE_SLICE articles at a time, the merge indexes INDEX_SLICE at a time,
+    and a load into a DuckDB file holds DuckDB to $NEWSCORPUS_LOAD_MEMORY: none of it changes
+    what is loaded or indexed."""
+    from warehouse import load
+
+    batch = make_batch(list(range(60)))
+    at_once, sliced = tmp_path / "at-once.duckdb", tmp_path / "sliced.duckdb"
+    load_run(at_once, run_info("r1"), batch, T0)
+    monkeypatch.setattr(load, "STAGE_SLICE", 9)
+    monkeypatch.setattr(load, "INDEX_SLICE", 7)
+    monkeypatch.setenv("NEWSCORPUS_LOAD_MEMORY", "64MB")
+    load_run(sliced, run_info("r1"), batch, T0)
+    with writing(sliced) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("61.0 MiB",)
+    index = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
+             "SELECT article_id, words FROM search_docs ORDER BY ALL")
+    assert table_checksums(sliced) == table_checksums(at_once)
+    assert [sql_rows(sliced, sql) for sql in index] == [sql_rows(at_once, sql) for sql in index]
+    assert len(sql_rows(sliced, index[1])) == len(batch.articles) > 7 * 8
+
+
+def test_a_load_over_its_memory_limit_is_one_clear_error_and_a_rerun_loads_it_once(
+        tmp_path, monkeypatch):
+    db, batch = tmp_path / "corpus.duckdb", make_batch(list(range(60)))
+    monkeypatch.setenv("NEWSCORPUS_LOAD_MEMORY", "1MB")
+    with pytest.raises(WarehouseMemoryError, match="NEWSCORPUS_LOAD_MEMORY=1MB"):
+        load_run(db, run_info("r1"), batch, T0)
+    assert sql_rows(db, "SELECT count(*) FROM articles") == [(0,)]
+    monkeypatch.delenv("NEWSCORPUS_LOAD_MEMORY")
+    load_run(db, run_info("r1"), batch, T0)
+    assert sql_rows(db, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(60, 60)]
+    assert sql_rows(db, "SELECT status FROM crawl_runs") == [("completed",)]

@@ -86,6 +86,10 @@ class WarehouseStorageError(OSError):
     the free space, and the cause."""
 
 
+class WarehouseMemoryError(RuntimeError):
+    """DuckDB needed more memory than a load may take ($NEWSCORPUS_LOAD_MEMORY)."""
+
+
 class WarehouseReadOnlyError(PermissionError):
     """The database, or the folder it lives in, cannot be written."""
 
@@ -357,11 +361,24 @@ def writing(path: Target, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnecti
     """A writing connection (the database created and migrated) for a `with` block; a write
     that fails for want of space is a WarehouseStorageError that names the path. A lake's
     write lock is held for the whole block, unless `lock` is False: for inserts only, which
-    DuckLake commits side by side (the load's staging)."""
+    DuckLake commits side by side (the load's staging).
+
+    On a DuckDB file, DuckDB holds at most $NEWSCORPUS_LOAD_MEMORY and spills the rest to
+    `<file>.tmp`, which only the file's one writer uses. A lake's connection is not limited:
+    its spill folder would be `.tmp` in the working directory, which writers may share."""
     with lake_lock(path) if lock and isinstance(path, Lake) else contextlib.nullcontext():
         con = connect(path)
         try:
+            if isinstance(path, Path):
+                con.execute("SET memory_limit = ?", [settings.load_memory()])
             yield con
+        except duckdb.OutOfMemoryException as error:
+            if isinstance(path, Path):
+                raise WarehouseMemoryError(
+                    f"writing {path} needed more memory than NEWSCORPUS_LOAD_MEMORY="
+                    f"{settings.load_memory()} lets DuckDB hold; nothing of that transaction "
+                    f"was written: raise it and rerun ({str(error).splitlines()[0]})") from error
+            raise
         except duckdb.Error as error:
             if isinstance(path, Path) and _is_storage(error):
                 raise storage_error(path, error) from error

@@ -44,6 +44,12 @@ MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
               "index_backlog", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "record_site_zone")
+# Articles at a time: staging appends STAGE_SLICE of them at once, and the merge indexes
+# INDEX_SLICE for search at once, so that neither holds a whole batch's worth of work in
+# memory besides what the transaction keeps (measured: docs/performance.md, "Where the
+# memory goes").
+STAGE_SLICE = 10000
+INDEX_SLICE = 5000
 # How often a transaction is tried while its commit conflicts with another writer's (a lake).
 COMMIT_ATTEMPTS = 8
 
@@ -117,12 +123,18 @@ def stage_run(db_path: Target, run: RunInfo, batch: Batch,
     with writing(db_path, lock=False) as con:
         if _completed(con, run.run_id):
             return _summary(con, run.run_id)
-        for name, frame in (("batch_articles", articles), ("batch_fetches", batch.fetches),
+        for name, frame in (("batch_fetches", batch.fetches),
                             ("batch_quarantine", batch.quarantine),
                             ("batch_validation", batch.validation)):
             con.register(name, frame)
-        _transaction(con, partial(queries.run, con, "stage_run", **params,
-                                  stage_id=uuid.uuid4().hex))
+        stage_id = uuid.uuid4().hex
+
+        def statements() -> None:
+            queries.run(con, "stage_run", **params, stage_id=stage_id)
+            for start in range(0, len(articles), STAGE_SLICE):
+                con.register("batch_articles", articles.iloc[start:start + STAGE_SLICE])
+                queries.run(con, "stage_articles", **params, stage_id=stage_id)
+        _transaction(con, statements)
     return None
 
 
@@ -183,10 +195,19 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
     params = {**run.params(), "stage_id": staged.stage_id, "seen_at": run.started_at,
               "finished_at": staged.finished_at}
     for step in MERGE_STEPS:
-        queries.run(con, step, **params)
+        if step == "index_backlog":
+            index_backlog(con)
+        else:
+            queries.run(con, step, **params)
     summary = _summary(con, run.run_id)
     _check_accounting(summary)
     return summary
+
+
+def index_backlog(con: duckdb.DuckDBPyConnection) -> None:
+    """Put every article that is not in the search index into it, INDEX_SLICE at a time."""
+    while queries.run(con, "index_slice", articles=INDEX_SLICE).fetchone() != (0,):
+        pass
 
 
 T = TypeVar("T")
