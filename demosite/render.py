@@ -230,6 +230,11 @@ def _by_month(site: DemoSite) -> dict[str, list[DemoArticle]]:
     return months
 
 
+def months(site: DemoSite) -> list[str]:
+    """The months (YYYY-MM, Kyiv time) that have a sitemap."""
+    return sorted(_by_month(site))
+
+
 def sitemap_index(site: DemoSite, base_url: str) -> str:
     months = [{"key": key, "lastmod": max(a.revision_at(site.as_of).modified
                                           for a in articles).isoformat()}

@@ -77,9 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
                                                            self.server.offsite_url, bodies),
                                               ensure_ascii=False), "application/json")
         elif path == "/sitemap.xml":
-            return self._send(200, render.sitemap_index(site, base), xml)
+            return self._send(200, self.server.sitemaps.get(path)
+                              or render.sitemap_index(site, base), xml)
         elif match := re.fullmatch(r"/sitemap-(\d{4}-\d{2})\.xml", path):
-            html = render.sitemap(site, base, match.group(1))
+            html = self.server.sitemaps.get(path) or render.sitemap(site, base, match.group(1))
             if html is not None:
                 return self._send(200, html, xml)
         elif path == "/rss":
@@ -170,6 +171,7 @@ class _Server(ThreadingHTTPServer):
         self.times: defaultdict[str, list[float]] = defaultdict(list)  # when (monotonic)
         self._lock = threading.Lock()
         self.pages: dict[str, str] = {}  # pre-rendered article pages, by slug
+        self.sitemaps: dict[str, str] = {}  # pre-rendered sitemaps, by path
         self.base_url = f"http://{HOST}:{self.server_address[1]}"
 
     def count(self, key: str) -> int:
@@ -189,6 +191,12 @@ class _Server(ThreadingHTTPServer):
         benchmarks: the site then answers faster than any crawler asks)."""
         self.pages = {a.slug: render.article(self.site, a, self.base_url)
                       for a in self.site.visible if a.state != "not_found"}
+        # Rendering a sitemap goes over every article: at 200k articles, a crawl that asked
+        # for the months' sitemaps at once waited past its 4 s timeout for them.
+        self.sitemaps = {"/sitemap.xml": render.sitemap_index(self.site, self.base_url)}
+        for month in render.months(self.site):
+            if (xml := render.sitemap(self.site, self.base_url, month)) is not None:
+                self.sitemaps[f"/sitemap-{month}.xml"] = xml
 
 
 @dataclass
@@ -200,7 +208,7 @@ class RunningSite:
     def travel(self, moment: datetime) -> None:
         """Serve the site as it stood at `moment` from now on, at the same address."""
         self.server.site = self.server.site.at(moment)
-        self.server.pages = {}
+        self.server.pages, self.server.sitemaps = {}, {}
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from demosite import render
 from demosite.corpus import build_site
 from demosite.seed import seed_page
 from demosite.server import start
@@ -107,5 +108,21 @@ def test_server_binds_loopback_only():
     try:
         assert site.base_url.startswith("http://127.0.0.1:")
         assert site.server.server_address[0] == "127.0.0.1"
+    finally:
+        site.stop()
+
+
+def test_a_prerendered_site_serves_the_pages_and_sitemaps_it_renders_on_demand():
+    """Benchmarks serve the site pre-rendered (`demo-site --prerender`): the same bytes."""
+    site = start(build_site(120, seed=5))
+    try:
+        months = render.months(site.server.site)
+        paths = ["/sitemap.xml", f"/sitemap-{months[0]}.xml", f"/sitemap-{months[-1]}.xml",
+                 f"/{site.server.site.visible[0].slug}"]
+        on_demand = [fetch(site.base_url + path) for path in paths]
+        site.server.prerender()
+        assert len(site.server.sitemaps) > 2 and site.server.pages
+        assert [fetch(site.base_url + path) for path in paths] == on_demand
+        assert all(status == 200 and body for status, body in on_demand)
     finally:
         site.stop()
