@@ -388,3 +388,36 @@ def test_writers_that_open_a_new_lake_at_once_all_open_it(postgres, tmp_path):
 
         with ThreadPoolExecutor(4) as pool:
             assert list(pool.map(lambda _: open_(), range(4))) == [0] * 4
+
+
+def test_a_lake_read_while_its_first_writer_makes_it_holds_nothing_or_all(postgres, tmp_path):
+    """A run reads the corpus (its plan, its volume bounds) while another run's first open is
+    making the lake: DuckLake's catalog is there, the corpus's tables are not yet, and each
+    migration commits on its own. A read then waits for the writer's lock: before the
+    migrations it finds no corpus (as no lake), after them the migrated one."""
+    import threading
+
+    from sites import load_profile
+    from warehouse import state
+    from warehouse.db import lake_lock, reading
+    from warehouse.lake import open_lake
+
+    lake = _lake(postgres, tmp_path)
+    open_lake(lake).close()  # the catalog made, the corpus not
+    profile = load_profile("demo", "http://127.0.0.1:9")
+    assert state.recent_volume(lake, "demo", "incremental") is None
+    migrated = threading.Event()
+
+    def migrating_writer() -> None:
+        with lake_lock(lake):
+            migrated.set()
+            time.sleep(1.0)
+            connect(lake).close()  # migrates, under the lock it holds already
+
+    writer = threading.Thread(target=migrating_writer)
+    writer.start()
+    migrated.wait(10)
+    assert state.known_urls(lake, profile) == {}  # waited for the writer, then read its lake
+    writer.join()
+    with reading(lake) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)

@@ -170,6 +170,8 @@ def connect(target: Target, read_only: bool = False, wait: float | None = None,
         with contextlib.nullcontext() if read_only or _catalog_made(target) \
                 else lake_lock(target, wait):  # two first writers would both make it
             con, created = _open_lake(target, read_only, as_of), False
+        if read_only and not as_of and not _up_to_date(con):
+            con = _reopened_after_migration(target, con, wait)
     else:
         target = Path(target)
         con, created = _open_file(target, read_only, wait)
@@ -297,6 +299,22 @@ def _catalog(lake: Lake) -> Any:
 def _try_lock(pg: Any) -> bool:
     row = pg.execute("SELECT pg_try_advisory_lock(%s::bigint)", [_LAKE_LOCK]).fetchone()
     return bool(row and row[0])
+
+
+def _reopened_after_migration(lake: Lake, con: duckdb.DuckDBPyConnection,
+                              wait: float | None) -> duckdb.DuckDBPyConnection:
+    """A lake read while its schema is not current: a writer may be making or migrating it,
+    each migration in a transaction of its own, under the write lock. So wait for that lock,
+    then open it again. A lake with none of the schema yet holds nothing, as one not made."""
+    con.close()
+    with lake_lock(lake, wait):
+        pass
+    con = _open_lake(lake, True, None)
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' "
+                   "AND database_name = current_database()").fetchone() == (0,):
+        con.close()
+        raise WarehouseMissingError(f"the lake {lake} holds no corpus yet")
+    return con
 
 
 def _open_lake(lake: Lake, read_only: bool, as_of: str | None) -> duckdb.DuckDBPyConnection:
