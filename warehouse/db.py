@@ -170,8 +170,10 @@ def connect(target: Target, read_only: bool = False, wait: float | None = None,
         with contextlib.nullcontext() if read_only or _catalog_made(target) \
                 else lake_lock(target, wait):  # two first writers would both make it
             con, created = _open_lake(target, read_only, as_of), False
-        if read_only and not as_of and not _up_to_date(con):
-            con = _reopened_after_migration(target, con, wait)
+        if read_only and not as_of and target not in _current:
+            if not _up_to_date(con):
+                con = _reopened_after_migration(target, con, wait)
+            _current.add(target)
     else:
         target = Path(target)
         con, created = _open_file(target, read_only, wait)
@@ -270,6 +272,8 @@ def lake_lock(lake: Lake, wait: float | None = None) -> Iterator[None]:
 
 
 _made: set[Lake] = set()  # lakes whose catalog tables this process has seen
+# Lakes this process has read once its schema was there: a migration only adds to it.
+_current: set[Lake] = set()
 
 
 def _catalog_made(lake: Lake) -> bool:
@@ -310,8 +314,7 @@ def _reopened_after_migration(lake: Lake, con: duckdb.DuckDBPyConnection,
     with lake_lock(lake, wait):
         pass
     con = _open_lake(lake, True, None)
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' "
-                   "AND database_name = current_database()").fetchone() == (0,):
+    if "schema_migrations" not in _tables(con):
         con.close()
         raise WarehouseMissingError(f"the lake {lake} holds no corpus yet")
     return con
@@ -437,13 +440,16 @@ def _views_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema()").fetchall()}
+
+
 def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether every migration is applied and the views are current; a read, so that a
     writer can check it without the lake's write lock."""
-    tables = {row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = current_schema()").fetchall()}
-    if not {"schema_migrations", "schema_views"} <= tables:
+    if not {"schema_migrations", "schema_views"} <= _tables(con):
         return False
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     views = con.execute("SELECT count(*) FROM schema_views WHERE fingerprint = ?",
