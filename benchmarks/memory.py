@@ -1,15 +1,17 @@
 """Where a run's memory goes: the RSS of the flow's process through each step of its batch.
 
-    python benchmarks/memory.py [--articles 10000] [--json FILE]
+    python benchmarks/memory.py [--articles 10000] [--base-url URL] [--json FILE]
 
-A pre-rendered demo site is served from its own process, and Prefect's temporary server
-from another, as a command starts it. In this process, the `news_pipeline`
+A pre-rendered demo site is served from its own process (or the one at URL), and Prefect's
+temporary server from another, as a command starts it. In this process, the `news_pipeline`
 flow loads it into a fresh DuckDB file, then the `reprocess` flow re-extracts the archive
-into the same file (every article unchanged). Both run their batch through
-`flows.process.process_archive`; each step it calls (extraction, the batch's split,
-validation, staging, the merge) and each SQL statement of the merge is wrapped to record
-this process's RSS before and after it, and its highest RSS during it, sampled every 20 ms
-from /proc. The crawl and the extraction workers are processes of their own, not counted.
+into the same file (every article unchanged), then `news_pipeline` runs again and finds
+nothing new (the no-change run; its summary's seconds are the flow's own). All three run
+their batch through `flows.process.process_archive`; each step it calls (extraction, the
+batch's split, validation, staging, the merge) and each SQL statement of the merge is
+wrapped to record this process's RSS before and after it, and its highest RSS during it,
+sampled every 20 ms from /proc. The crawl and the extraction workers are processes of
+their own, not counted.
 
 A run's batch is held whole in this process, so what grows with the site shows here. Not a
 test: it asserts nothing, it reports.
@@ -75,7 +77,7 @@ def _recorded(name: str, call: Callable[..., Any], sampler: Sampler,
     return wrapper
 
 
-def measure(articles: int) -> dict[str, Any]:
+def measure(articles: int, base_url: str | None = None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="newscorpus-memory-bench-"))
     os.environ.update({"PREFECT_HOME": str(work / "prefect"), "PREFECT_LOGGING_LEVEL": "WARNING"})
     os.environ.pop("PREFECT_API_URL", None)
@@ -114,22 +116,25 @@ def measure(articles: int) -> dict[str, Any]:
     queries.run = sql
 
     prefect.ready()
-    site, base = serve_demo(articles)
+    site, base = (None, base_url) if base_url else serve_demo(articles)
     flows: dict[str, Any] = {}
     try:
         db, data = str(work / "corpus.duckdb"), str(work / "data")
         for flow, call in (("news_pipeline", lambda: news_pipeline(
                                site="demo", base_url=base, db=db, data_dir=data)),
                            ("reprocess", lambda: reprocess(site="demo", base_url=base, db=db,
-                                                           data_dir=data))):
+                                                           data_dir=data)),
+                           ("no_change", lambda: news_pipeline(
+                               site="demo", base_url=base, db=db, data_dir=data))):
             first = len(steps)
             summary = call()
             flows[flow] = {"summary": {k: summary.get(k) for k in (
                 "new", "unchanged", "quarantined", "failed", "seconds")},
                 "steps": sorted(steps[first:], key=lambda step: step["start"])}
     finally:
-        site.terminate()
-        site.wait(timeout=30)
+        if site is not None:
+            site.terminate()
+            site.wait(timeout=30)
         sampler.done.set()
     return {"articles": articles, "rss_after_imports": imported, "flows": flows}
 
@@ -148,9 +153,11 @@ def table(results: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=10000)
+    parser.add_argument("--base-url", help="A demo site of --articles articles already served "
+                                           "(pre-rendered) at this URL.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args()
-    results = measure(args.articles)
+    results = measure(args.articles, args.base_url)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
