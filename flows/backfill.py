@@ -32,7 +32,7 @@ from flows.runs import flow_run_id, new_run_id, publish, recorded, unwalked
 from sites import SiteProfile
 from spiders.fetches import fetch_table
 from spiders.manifest import Discovered, read_manifest
-from spiders.plan import CrawlPlan, KnownUrl
+from spiders.plan import CrawlPlan, KnownUrls
 from warehouse import state
 from warehouse.db import Target, require_writable, target
 from warehouse.load import COUNTS, RunInfo, add_counts
@@ -86,9 +86,9 @@ def _archive_root(profile: SiteProfile, data_dir: str | None, since: date, until
     return settings.data_dir(data_dir) / "archive" / profile.name / f"backfill-{since}-{until}"
 
 
-def _chunk_plan(urls: list[str], known: dict[str, KnownUrl]) -> CrawlPlan:
+def _chunk_plan(urls: list[str], known: KnownUrls) -> CrawlPlan:
     """The chunk's URLs; the known ones re-fetched conditionally (304 when unchanged)."""
-    return CrawlPlan(mode="urls", urls=urls, known={u: known[u] for u in urls if u in known})
+    return CrawlPlan(mode="urls", urls=urls, known=known.only(urls))
 
 
 @flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]

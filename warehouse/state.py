@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from sites import SiteProfile
-from spiders.plan import KnownUrl
+from spiders.plan import KnownUrls
 from warehouse import queries
 from warehouse.db import Target, WarehouseMissingError, reading
 
@@ -32,19 +32,15 @@ def high_water_mark(db: Target, profile: SiteProfile) -> datetime | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
-def known_urls(db: Target, profile: SiteProfile) -> dict[str, KnownUrl]:
-    """Every URL of the site that needs no blind re-fetch, as the crawl plan takes it."""
+def known_urls(db: Target, profile: SiteProfile) -> KnownUrls:
+    """Every URL of the site that needs no blind re-fetch, as the crawl plan takes it: as
+    Arrow columns, not a Python object per row (seconds at 200k URLs)."""
     try:
         with reading(db) as con:
-            rows = queries.run(con, "known_urls", site=profile.name,
-                               base_url=profile.base_url + "/").fetchall()
+            return KnownUrls(queries.run(con, "known_urls", site=profile.name,
+                                         base_url=profile.base_url + "/").to_arrow_table())
     except WarehouseMissingError:
-        return {}
-    known: dict[str, KnownUrl] = {}
-    for url, modified, labels, etag, last_modified in rows:
-        if url not in known:
-            known[url] = KnownUrl(modified, labels or [], etag, last_modified)
-    return known
+        return KnownUrls()
 
 
 def staged_runs(db: Target) -> int:
