@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +320,33 @@ def test_no_change_run_costs_the_same_on_small_and_large_sites(prefect_backend, 
     assert "article" not in costs[1000] and costs[1000]["listing"] <= 2
     assert math.isclose(sum(costs[1000].values()), sum(costs[10000].values()))
 
+
+
+def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_path):
+    """The known URLs cross to the crawl as an Arrow file beside plan.json: each URL's first
+    row counts, a URL not known is not found, and a backfill chunk's plan keeps only its own."""
+    import pyarrow as pa
+
+    from spiders.plan import CrawlPlan, KnownUrl, KnownUrls
+
+    table = pa.table({"url": ["https://a/1", "https://a/2", "https://a/1"],
+                      "modified": ["2025-01-01T00:00:00+00:00", None, "1999-01-01T00:00:00+00:00"],
+                      "labels": [["Updated"], None, []], "etag": ['"e1"', None, None],
+                      "last_modified": ["Wed, 01 Jan 2025 00:00:00 GMT", None, None]})
+    plan = CrawlPlan(mode="incremental", known=KnownUrls(table),
+                     cutoff=datetime(2025, 1, 1, tzinfo=UTC))
+    plan.write(tmp_path / "plan.json")
+    read = CrawlPlan.read(tmp_path / "plan.json")
+    assert (read.mode, read.cutoff) == ("incremental", plan.cutoff)
+    assert dict(read.known) == {
+        "https://a/1": KnownUrl("2025-01-01T00:00:00+00:00", ["Updated"], '"e1"',
+                                "Wed, 01 Jan 2025 00:00:00 GMT"),
+        "https://a/2": KnownUrl(None, [], None, None)}
+    assert read.known.get("https://a/3") is None
+    assert dict(read.known.only(["https://a/2", "https://a/3"])) == {
+        "https://a/2": KnownUrl(None, [], None, None)}
+    CrawlPlan(mode="full").write(tmp_path / "full.json")
+    assert dict(CrawlPlan.read(tmp_path / "full.json").known) == {}
 
 
 def test_week_chunks_do_not_overlap_and_hold_each_url_once():
