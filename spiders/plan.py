@@ -26,13 +26,13 @@ MODES: tuple[Mode, ...] = ("full", "incremental", "discover", "urls")
 class KnownUrl:
     """What the corpus holds of a URL: enough to decide a re-fetch and make it conditional."""
 
-    modified: str | None = None  # ISO time the stored version was last modified
+    modified: datetime | None = None  # when the stored version was last modified (UTC)
     labels: list[str] = field(default_factory=list)  # listing labels when it was stored
     etag: str | None = None
     last_modified: str | None = None  # the Last-Modified header, as the server sent it
 
 
-KNOWN_SCHEMA = pa.schema([("url", pa.string()), ("modified", pa.string()),
+KNOWN_SCHEMA = pa.schema([("url", pa.string()), ("modified", pa.timestamp("us", tz="UTC")),
                           ("labels", pa.list_(pa.string())), ("etag", pa.string()),
                           ("last_modified", pa.string())])
 

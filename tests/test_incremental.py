@@ -330,7 +330,8 @@ def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_
     from spiders.plan import CrawlPlan, KnownUrl, KnownUrls
 
     table = pa.table({"url": ["https://a/1", "https://a/2", "https://a/1"],
-                      "modified": ["2025-01-01T00:00:00+00:00", None, "1999-01-01T00:00:00+00:00"],
+                      "modified": [datetime(2025, 1, 1, tzinfo=UTC), None,
+                                   datetime(1999, 1, 1, tzinfo=UTC)],
                       "labels": [["Updated"], None, []], "etag": ['"e1"', None, None],
                       "last_modified": ["Wed, 01 Jan 2025 00:00:00 GMT", None, None]})
     plan = CrawlPlan(mode="incremental", known=KnownUrls(table),
@@ -339,7 +340,7 @@ def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_
     read = CrawlPlan.read(tmp_path / "plan.json")
     assert (read.mode, read.cutoff) == ("incremental", plan.cutoff)
     assert dict(read.known) == {
-        "https://a/1": KnownUrl("2025-01-01T00:00:00+00:00", ["Updated"], '"e1"',
+        "https://a/1": KnownUrl(datetime(2025, 1, 1, tzinfo=UTC), ["Updated"], '"e1"',
                                 "Wed, 01 Jan 2025 00:00:00 GMT"),
         "https://a/2": KnownUrl(None, [], None, None)}
     assert read.known.get("https://a/3") is None

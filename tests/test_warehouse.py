@@ -278,6 +278,32 @@ def test_the_search_index_follows_each_load(warehouse):
     assert indexed == (3, 3)  # one row per article, though one was indexed twice
 
 
+def test_a_load_searches_for_articles_to_index_only_when_there_are_some(warehouse,
+                                                                        monkeypatch):
+    """The merge counts the index's backlog before it looks for it: one slice for three new
+    articles and one for an edit, none for a load that changes nothing."""
+    from warehouse import queries
+
+    slices: list[str] = []
+    run_sql = queries.run
+
+    def counting(con: Any, name: str, **params: Any) -> Any:
+        slices.extend([name] if name == "index_slice" else [])
+        return run_sql(con, name, **params)
+
+    monkeypatch.setattr(queries, "run", counting)
+    load_run(warehouse, run_info("r1"), make_batch([0, 1, 2]), T0)
+    assert len(slices) == 1
+    later = T0 + timedelta(hours=1)
+    load_run(warehouse, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    assert len(slices) == 2
+    latest = later + timedelta(hours=1)
+    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1, 2], edit=1), latest)
+    assert (summary["unchanged"], len(slices)) == (3, 2)
+    assert sql_rows(warehouse, "SELECT count(*), count(DISTINCT article_id) FROM search_docs"
+                    ) == [(3, 3)]
+
+
 def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
     db = warehouse
     held = make_batch([0, 1])

@@ -205,9 +205,19 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
 
 
 def index_backlog(con: duckdb.DuckDBPyConnection) -> None:
-    """Put every article that is not in the search index into it, INDEX_SLICE at a time."""
-    while queries.run(con, "index_slice", articles=INDEX_SLICE).fetchone() != (0,):
-        pass
+    """Put every article that is not in the search index into it, INDEX_SLICE at a time.
+
+    Each indexed article has one `search_docs` row, so the backlog is as large as the articles
+    outnumber those rows. Counting both first spares a load with nothing to index the search
+    for it, an anti-join over the whole corpus (0.1-0.2 s at 200k articles), and spares the
+    last slice's search, which would find none.
+    """
+    backlog = queries.count(con, "index_backlog_size")
+    while backlog > 0:
+        indexed = queries.count(con, "index_slice", articles=INDEX_SLICE)
+        if indexed == 0:  # fewer articles to index than the counts said: all are indexed
+            break
+        backlog -= indexed
 
 
 T = TypeVar("T")

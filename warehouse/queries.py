@@ -42,6 +42,14 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.Duck
     return cursor
 
 
+def count(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> int:
+    """The number that block `name` ends by selecting (one row, one column)."""
+    row = run(con, name, **params).fetchone()
+    if row is None or not isinstance(row[0], int):
+        raise TypeError(f"query {name!r} gave {row!r}, not one count")
+    return row[0]
+
+
 def rows(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dict[str, Any]]:
     """The result of block `name` as one dict per row."""
     return as_dicts(run(con, name, **params))

@@ -147,6 +147,10 @@ DELETE FROM search_terms WHERE article_id IN
 DELETE FROM search_docs WHERE article_id IN
     (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
 
+-- name: index_backlog_size
+-- How many articles the search index lacks: each indexed article has one search_docs row.
+SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM search_docs);
+
 -- name: index_slice
 -- Up to $articles of the articles not in the search index yet (this run's new and updated
 -- ones; after a migration that emptied the index, all of them) join it, and the last

@@ -16,14 +16,11 @@ WITH latest AS (
 ), latest_fetch AS (
     SELECT url, f.etag, f.last_modified, f.fetched_at, f.status FROM latest
 )
--- Times come as ISO 8601 text in UTC, ready for the crawl plan (no per-row Python).
-SELECT a.url, strftime(timezone('UTC', a.modified_at), '%Y-%m-%dT%H:%M:%S.%f+00:00') AS modified,
-       a.labels, f.etag, f.last_modified
+SELECT a.url, a.modified_at AS modified, a.labels, f.etag, f.last_modified
 FROM articles a LEFT JOIN latest_fetch f ON f.url = a.url AND f.status IN (200, 304)
 WHERE a.site = $site
 UNION ALL
-SELECT f.url, strftime(timezone('UTC', f.fetched_at), '%Y-%m-%dT%H:%M:%S.%f+00:00'),
-       CAST([] AS VARCHAR[]), NULL, NULL
+SELECT f.url, f.fetched_at, CAST([] AS VARCHAR[]), NULL, NULL
 FROM latest_fetch f
 WHERE (f.status IN (404, 410)
        OR f.url IN (SELECT url FROM quarantine WHERE released_at IS NULL))
