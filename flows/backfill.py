@@ -126,15 +126,10 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
     require_writable(corpus)  # before the discovery crawl, not after the chunks' crawls
     with site_profile(site, base_url) as profile:
         root = _archive_root(profile, data_dir, since, until)
-        start, end = _window(profile, since, until)
-        discovery_dir = root / new_run_id(started, "discover-")
-        crawl(profile, discovery_dir, discovery_dir.name,
-              CrawlPlan(mode="discover", since=start, until=end))
-        require_discovery_pages(fetch_table(discovery_dir), profile)
-        events = [e for e in read_manifest(discovery_dir) if isinstance(e, Discovered)]
-        chunks = plan_chunks(events, profile, since, until, chunk)
-        logger.info("Window %s..%s: %d articles in %d chunks", since, until, len(events),
-                    len(chunks))
+        chunks = discover(profile, root / new_run_id(started, "discover-"), since, until,
+                          chunk)
+        logger.info("Window %s..%s: %d articles in %d chunks", since, until,
+                    sum(map(len, chunks.values())), len(chunks))
 
         runs: list[tuple[RunInfo, list[str]]] = []
         for (first, last), urls in chunks.items():
@@ -155,6 +150,20 @@ def backfill(since: date, until: date, site: str = "demo", base_url: str | None 
     return publish({"run_id": f"backfill {since}..{until}", "mode": "backfill",
                     "status": "completed", "chunks": len(chunks), "skipped_chunks": skipped,
                     **totals}, started, corpus, data_dir)
+
+
+def discover(profile: SiteProfile, discovery_dir: Path, since: date, until: date,
+             chunk: str) -> dict[tuple[date, date], list[str]]:
+    """The window's article URLs by chunk, from a crawl of the site's sitemaps (or listing
+    pages) that fetches no article. Its manifest is read once, and its events are let go on
+    return (at 200k articles, 130 MiB that the chunks' loads would otherwise sit on)."""
+    start, end = _window(profile, since, until)
+    crawl(profile, discovery_dir, discovery_dir.name,
+          CrawlPlan(mode="discover", since=start, until=end))
+    events = read_manifest(discovery_dir)
+    require_discovery_pages(fetch_table(discovery_dir, events, unfetched=False), profile)
+    return plan_chunks([e for e in events if isinstance(e, Discovered)], profile, since, until,
+                       chunk)
 
 
 def _chunks_here(profile: SiteProfile, runs: list[tuple[RunInfo, list[str]]], corpus: Target,

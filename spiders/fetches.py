@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spiders.manifest import Discovered, Failed, Fetched, Notice, read_manifest
+from spiders.manifest import Discovered, Failed, Fetched, ManifestEvent, Notice, read_manifest
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_FETCHED = ("not fetched: the crawl ended before requesting it, or it redirected to a URL "
@@ -79,13 +79,21 @@ def _row(event: Fetched | Failed, run_dir: Path) -> FetchRow:
                     attempts=event.attempts, outcome=outcome)
 
 
-def fetch_rows(run_dir: Path) -> list[FetchRow]:
-    """One row per URL the crawl in `run_dir` requested; a later answer for a URL wins."""
+def fetch_rows(run_dir: Path, events: list[ManifestEvent] | None = None,
+               unfetched: bool = True) -> list[FetchRow]:
+    """One row per URL the crawl in `run_dir` requested; a later answer for a URL wins.
+
+    `events`: the manifest's, when the caller has read them already. `unfetched`: an article
+    URL the crawl discovered and never requested is a row too, failed as not fetched, so that
+    nothing discovered goes unrecorded. A discovery crawl requests no article by design, and
+    its caller wants only the pages it fetched (at 200k articles, the other rows took 150 MiB).
+    """
     rows: dict[tuple[str, str], FetchRow] = {}
     discovered: list[str] = []
-    for event in read_manifest(run_dir):
+    for event in read_manifest(run_dir) if events is None else events:
         if isinstance(event, Discovered):
-            discovered.append(event.url)
+            if unfetched:
+                discovered.append(event.url)
             continue
         if isinstance(event, Notice):
             continue
@@ -104,6 +112,7 @@ def fetch_frame(rows: list[FetchRow]) -> pd.DataFrame:
     return frame.astype(_INTEGERS)
 
 
-def fetch_table(run_dir: Path) -> pd.DataFrame:
-    """The fetch rows of the crawl in `run_dir`, as a frame."""
-    return fetch_frame(fetch_rows(run_dir))
+def fetch_table(run_dir: Path, events: list[ManifestEvent] | None = None,
+                unfetched: bool = True) -> pd.DataFrame:
+    """The fetch rows of the crawl in `run_dir`, as a frame (`fetch_rows`)."""
+    return fetch_frame(fetch_rows(run_dir, events, unfetched))

@@ -150,6 +150,8 @@ def test_a_partial_warc_record_is_never_read(tmp_path):
     bodies = [page.body for page in read_payloads(tmp_path / WARC_NAME, offsets)]
     assert sorted(bodies) == sorted(pages.values())
     assert fetches.loc["http://127.0.0.1:1/page-2", "outcome"] == "failed"
+    # What a discovery crawl checks: the URLs it requested, not those it only discovered.
+    assert sorted(fetch_table(tmp_path, unfetched=False)["url"]) == sorted(pages)
 
 
 def test_a_failing_archive_writer_fails_the_crawl(tmp_path):
