@@ -278,30 +278,36 @@ def test_the_search_index_follows_each_load(warehouse):
     assert indexed == (3, 3)  # one row per article, though one was indexed twice
 
 
-def test_a_load_searches_for_articles_to_index_only_when_there_are_some(warehouse,
-                                                                        monkeypatch):
-    """The merge counts the index's backlog before it looks for it: one slice for three new
-    articles and one for an edit, none for a load that changes nothing."""
+def test_a_load_indexes_its_own_articles_from_staging_and_searches_only_for_more(
+        warehouse, monkeypatch):
+    """The merge counts the index's backlog before it looks for it. Three new articles and an
+    edit are indexed from their staged rows, a load that changes nothing indexes nothing, and
+    articles the index lacks besides the run's (an index emptied) are searched for."""
     from warehouse import queries
 
-    slices: list[str] = []
+    fills: list[str] = []
     run_sql = queries.run
 
-    def counting(con: Any, name: str, **params: Any) -> Any:
-        slices.extend([name] if name == "index_slice" else [])
+    def recording(con: Any, name: str, **params: Any) -> Any:
+        fills.extend([name] if name in ("staged_backlog", "corpus_backlog") else [])
         return run_sql(con, name, **params)
 
-    monkeypatch.setattr(queries, "run", counting)
+    monkeypatch.setattr(queries, "run", recording)
     load_run(warehouse, run_info("r1"), make_batch([0, 1, 2]), T0)
-    assert len(slices) == 1
     later = T0 + timedelta(hours=1)
     load_run(warehouse, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
-    assert len(slices) == 2
     latest = later + timedelta(hours=1)
     summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1, 2], edit=1), latest)
-    assert (summary["unchanged"], len(slices)) == (3, 2)
+    assert summary["unchanged"] == 3
+    assert fills == ["staged_backlog", "staged_backlog"]
+    with writing(warehouse) as con:
+        for table in ("search_terms", "search_docs"):
+            con.execute(f"DELETE FROM {table} WHERE article_id IN "
+                        "(SELECT min(article_id) FROM articles)")
+    load_run(warehouse, run_info("r4", latest), make_batch([3]), latest)
+    assert fills[2:] == ["corpus_backlog"]
     assert sql_rows(warehouse, "SELECT count(*), count(DISTINCT article_id) FROM search_docs"
-                    ) == [(3, 3)]
+                    ) == [(4, 4)]
 
 
 def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
