@@ -3,7 +3,8 @@
 A crawl's rows come from its manifest (`fetch_rows`); a reprocessing run builds them from
 archived responses the corpus already lists. Every discovered article URL gets exactly one
 row: fetched (with its status), failed (with the error), or failed because the crawl ended
-before requesting it. Nothing is left unaccounted.
+before requesting it. Nothing is left unaccounted. (A discovery crawl, which lists articles
+for a backfill's chunks and requests none, is checked on the pages it requested alone.)
 """
 
 from __future__ import annotations
