@@ -289,7 +289,8 @@ def test_a_load_indexes_its_own_articles_from_staging_and_searches_only_for_more
     run_sql = queries.run
 
     def recording(con: Any, name: str, **params: Any) -> Any:
-        fills.extend([name] if name in ("staged_backlog", "corpus_backlog") else [])
+        if name in ("staged_backlog", "corpus_backlog"):
+            fills.append(name)
         return run_sql(con, name, **params)
 
     monkeypatch.setattr(queries, "run", recording)
