@@ -311,6 +311,38 @@ def test_a_load_indexes_its_own_articles_from_staging_and_searches_only_for_more
                     ) == [(4, 4)]
 
 
+def test_a_load_rewrites_rows_in_place_only_when_its_run_has_such_articles(
+        warehouse, monkeypatch):
+    """The statements that read every column of the corpus (an edit's, an unchanged
+    article's) run only for a run that has edited or unchanged articles: a run of new
+    articles, a backfill's chunk, skips them, and the others still do their work."""
+    from warehouse import queries
+    from warehouse.load import WHOLE_ROW_STEPS
+
+    ran: list[set[str]] = []
+    run_sql = queries.run
+
+    def recording(con: Any, name: str, **params: Any) -> Any:
+        if name == "classify":
+            ran.append(set())
+        if name in WHOLE_ROW_STEPS:
+            ran[-1].add(name)
+        return run_sql(con, name, **params)
+
+    monkeypatch.setattr(queries, "run", recording)
+    load_run(warehouse, run_info("r1"), make_batch([0, 1]), T0)
+    later = T0 + timedelta(hours=1)
+    load_run(warehouse, run_info("r2", later), make_batch([2, 3]), later)
+    latest = later + timedelta(hours=1)
+    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1], edit=1), latest)
+    assert (summary["updated"], summary["unchanged"]) == (1, 1)
+    assert ran == [set(), set(), set(WHOLE_ROW_STEPS)]
+    assert sql_rows(warehouse, "SELECT version, last_run_id, count(*) FROM articles "
+                    "GROUP BY ALL ORDER BY ALL") == [(1, "r2", 2), (1, "r3", 1), (2, "r3", 1)]
+    assert sql_rows(warehouse, "SELECT version, replaced_by_run_id FROM article_versions"
+                    ) == [(1, "r3")]
+
+
 def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
     db = warehouse
     held = make_batch([0, 1])

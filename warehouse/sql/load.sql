@@ -72,6 +72,9 @@ SELECT s.article_id,
 FROM articles_staging s LEFT JOIN articles a USING (article_id)
 WHERE s.stage_id = $stage_id;
 
+-- name: outcome_counts
+SELECT outcome, count(*) AS articles FROM run_outcomes GROUP BY outcome;
+
 -- name: keep_replaced_versions
 INSERT INTO article_versions (
     article_id, version, valid_from, valid_to, content_hash, title, subtitle, body, tags,
