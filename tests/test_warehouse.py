@@ -26,6 +26,7 @@ from sites import load_profile
 from spiders.fetches import FETCH_COLUMNS
 from warehouse.db import (
     MIGRATIONS,
+    ROW_GROUP_SIZE,
     WarehouseBusyError,
     WarehouseMemoryError,
     WarehouseMissingError,
@@ -495,6 +496,21 @@ def test_reprocessing_reloads_exactly_what_an_extractor_change_touched(
                            "starts_with(title, 'Economy: ')").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM article_versions WHERE replaced_by_run_id "
                            "= ?", [summary["run_id"]]).fetchone() == (affected,)
+
+
+def test_a_written_file_gets_small_row_groups_and_spills_beside_itself(tmp_path):
+    """The checkpoint that closes a small append rewrites the table's last row groups: at
+    DuckDB's default of 122,880 rows of article text, +400 MiB at each backfill chunk's close
+    at 200k (docs/performance.md)."""
+    path = tmp_path / "corpus.duckdb"
+    with writing(path) as con:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone() \
+            == (f"{path}.tmp",)
+        con.execute("CREATE TABLE probe AS SELECT range AS n FROM range(20000)")
+    with reading(path) as con:
+        groups = con.execute("SELECT count(DISTINCT row_group_id), max(count) "
+                             "FROM pragma_storage_info('probe')").fetchone()
+    assert groups == (3, ROW_GROUP_SIZE)
 
 
 def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, monkeypatch):
