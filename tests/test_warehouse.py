@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -374,6 +375,22 @@ def test_busy_database_is_one_clear_error(tmp_path):
         assert time.monotonic() - started >= 1.5
     time.sleep(0.1)
     connect(db).close()
+
+
+def test_a_second_connection_of_one_process_waits_for_the_first(tmp_path):
+    """A process attaches the file once (warehouse/db.py): a second open waits for the first
+    connection to close, and says so when the wait runs out."""
+    db = tmp_path / "c.duckdb"
+    first = connect(db)
+    with pytest.raises(WarehouseBusyError, match="in use by another connection of this process"):
+        connect(db, read_only=True, wait=0)
+    closing = threading.Timer(1.0, first.close)
+    closing.start()
+    started = time.monotonic()
+    with reading(db, wait=10) as con:
+        assert time.monotonic() - started >= 0.9
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    closing.join()
 
 
 def test_the_opens_of_one_run_share_one_lock_wait(tmp_path, monkeypatch):

@@ -339,31 +339,33 @@ def _open_lake(lake: Lake, read_only: bool, as_of: str | None) -> duckdb.DuckDBP
 
 
 def _open(path: Path, read_only: bool, wait: float) -> tuple[duckdb.DuckDBPyConnection, float]:
-    """duckdb.connect, retried while another process holds the file, for `wait` seconds;
-    the connection, and how long it waited for the lock."""
+    """The file attached (`_attached`), retried while it is held, for `wait` seconds; the
+    connection, and how long it waited for the lock."""
     busy_since: float | None = None
     while True:
         try:
             con = _attached(path, read_only)
             return con, 0.0 if busy_since is None else time.monotonic() - busy_since
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
+        except (duckdb.IOException, duckdb.BinderException) as error:
+            if (holder := _holder(str(error))) is None:
                 raise
             busy_since = busy_since or time.monotonic()
             left = busy_since + wait - time.monotonic()
             if left <= 0:
-                waited = f"; waited {round(wait, 1):g} s, NEWSCORPUS_LOCK_WAIT={lock_wait():g}" \
-                    if wait else ""
-                raise WarehouseBusyError(
-                    f"the database {path} is in use by another process "
-                    f"({_holder(str(error))}{waited}); wait for it to finish and retry") from None
+                who, *details = holder
+                if wait:
+                    details.append(f"waited {round(wait, 1):g} s, "
+                                   f"NEWSCORPUS_LOCK_WAIT={lock_wait():g}")
+                said = f" ({'; '.join(details)})" if details else ""
+                raise WarehouseBusyError(f"the database {path} is in use by {who}{said}; "
+                                         "wait for it to finish and retry") from None
             time.sleep(min(0.5, left))
 
 
 # Rows per row group in the DuckDB file. At DuckDB's default (122,880 rows), the checkpoint
 # that closes a small append merges the table's last row groups and rewrites up to a whole
-# one of article text, outside DuckDB's memory limit: +400 MiB at the close of a backfill
-# chunk's load onto 200k articles. At 8,192 rows a merge rewrites at most 8,192 rows.
+# one of article text, outside DuckDB's memory limit: a whole-site backfill of 200k articles
+# peaked at 1,335 MiB with it, 809 MiB at 8,192 rows (docs/performance.md).
 # It applies to the row groups written from then on; those already in a file keep their size.
 ROW_GROUP_SIZE = 8192
 
@@ -451,9 +453,17 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
-def _holder(message: str) -> str:
+def _holder(message: str) -> tuple[str, ...] | None:
+    """Who holds the file, and what is known of it, from DuckDB's refusal to open it; None if
+    it was refused for another reason. A process attaches a file once, so a second connection
+    of one process waits for the first to close, as one of another process would."""
+    text = message.lower()
+    if "unique file handle conflict" in text:
+        return ("another connection of this process",)
+    if "lock" not in text:
+        return None
     match = re.search(r"\(PID (\d+)\)", message)
-    return f"PID {match.group(1)}" if match else "lock held"
+    return ("another process", f"PID {match.group(1)}" if match else "lock held")
 
 
 def _views_fingerprint() -> str:
