@@ -204,7 +204,8 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
     outcomes: dict[str, int] = {}
     for step in MERGE_STEPS:
         if step == "index_backlog":
-            index_backlog(con, staged.stage_id)
+            index_backlog(con, staged.stage_id,
+                          outcomes.get("new", 0) + outcomes.get("updated", 0))
         elif step not in WHOLE_ROW_STEPS or outcomes.get(WHOLE_ROW_STEPS[step]):
             queries.run(con, step, **params)
         if step == "classify":  # what the run's articles are: new, updated or unchanged
@@ -215,19 +216,20 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
     return summary
 
 
-def index_backlog(con: duckdb.DuckDBPyConnection, stage_id: str | None = None) -> None:
+def index_backlog(con: duckdb.DuckDBPyConnection, stage_id: str | None = None,
+                  staged_articles: int = 0) -> None:
     """Put every article that is not in the search index into it, INDEX_SLICE at a time.
 
     Each indexed article has one `search_docs` row, so the backlog is as large as the articles
     outnumber those rows: a load with nothing to index does not look for it. When the backlog
-    is the staged run's new and updated articles (`stage_id`) and fits in one slice, they are
-    indexed from the staging table. Otherwise the corpus is searched for the articles the
-    index lacks, a slice at a time: at 200k articles, each search reads the corpus's text
-    (0.15-0.43 s, and some 200 MiB of DuckDB's buffers).
+    is the staged run's new and updated articles (`stage_id`, `staged_articles` of them: none
+    is indexed yet) and fits in one slice, they are indexed from the staging table. Otherwise
+    the corpus is searched for the articles the index lacks, a slice at a time: at 200k
+    articles, each search reads the corpus's text (0.15-0.43 s, and some 200 MiB of DuckDB's
+    buffers).
     """
     backlog = queries.count(con, "index_backlog_size")
-    if stage_id is not None and 0 < backlog <= INDEX_SLICE \
-            and backlog == queries.count(con, "run_backlog_size"):
+    if stage_id is not None and 0 < backlog <= INDEX_SLICE and backlog == staged_articles:
         queries.run(con, "staged_backlog", stage_id=stage_id)
         backlog -= queries.count(con, "index_slice")
     while backlog > 0:

@@ -154,10 +154,6 @@ DELETE FROM search_docs WHERE article_id IN
 -- How many articles the search index lacks: each indexed article has one search_docs row.
 SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM search_docs);
 
--- name: run_backlog_size
--- How many articles this run added or changed: none of them is in the search index yet.
-SELECT count(*) FROM run_outcomes WHERE outcome IN ('new', 'updated');
-
 -- name: staged_backlog
 -- This run's new and updated articles, with their text from the staging table: no search
 -- of the corpus, which reads its text (corpus_backlog: at 200k articles, 0.15-0.43 s and some
