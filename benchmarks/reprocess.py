@@ -4,10 +4,15 @@
 
 A pre-rendered demo site is served from its own process, and one `newscorpus run` fills a
 corpus and its archive from it. Then, each round, `newscorpus reprocess` re-extracts every
-archived page with the current code and loads the result, as a process of its own with
-Prefect's temporary server (no server named), timed from outside: its wall time, the
-flow's own seconds (its summary's `seconds`, which leave out the process's start-up and
-Prefect's server), and the peak RSS of the largest process of its tree.
+archived page with the current code and loads the result, twice, each time as a process of
+its own, timed from outside:
+- `cold`: with Prefect's temporary server (no server named), as a one-off command runs;
+- `server`: with a Prefect server that `newscorpus server start` left running (in a
+  PREFECT_HOME of its own), as scheduled runs and deployments have one.
+
+Each gives its wall time, the flow's own seconds (its summary's `seconds`, which leave out
+the process's start-up and Prefect's server), and the peak RSS of the largest process of its
+tree (the server that `server start` left running is not in that tree).
 
 Pages per second are the archived article pages over each of the two times. The output is
 checked each round: a reprocess with unchanged code finds every article unchanged, holds back
@@ -28,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.run import child, serve_demo  # noqa: E402 - after the path is set
+from tests.conftest import free_port  # noqa: E402
 
 
 def _command(verb: str, base: str, work: Path) -> list[str]:
@@ -43,10 +49,14 @@ def _summary(path: Path) -> dict[str, Any]:
     return summary
 
 
+WAYS = ("cold", "server")
+
+
 def measure(articles: int, runs: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="newscorpus-reprocess-bench-"))
     env = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
            "PREFECT_HOME": str(work / "prefect"), "NEWSCORPUS_DATA_DIR": str(work / "data")}
+    envs = {"cold": env, "server": {**env, "PREFECT_HOME": str(work / "prefect-server")}}
     server, base = serve_demo(articles)
     try:
         streams = (work / "run.out", work / "run.err")
@@ -57,40 +67,53 @@ def measure(articles: int, runs: int) -> dict[str, Any]:
         server.terminate()  # a reprocess reads the archive only: no site from here on
         server.wait(timeout=30)
     pages = first["new"] + first["quarantined"]
-    rounds = []
-    for number in range(1, runs + 1):
-        streams = (work / f"reprocess-{number}.out", work / f"reprocess-{number}.err")
-        ran = child(_command("reprocess", base, work), streams, cwd=work, env=env)
-        summary = _summary(streams[0])
-        ok = (summary["status"] == "completed" and summary["unchanged"] == first["new"]
-              and summary["quarantined"] == first["quarantined"]
-              and summary["new"] == summary["updated"] == summary["failed"] == 0)
-        rounds.append({"seconds": ran["seconds"], "flow_seconds": summary["seconds"],
-                       "rss_mib": ran["rss_mib"], "pages_per_s": pages / ran["seconds"],
-                       "flow_pages_per_s": pages / summary["seconds"], "ok": ok,
-                       "unchanged": summary["unchanged"],
-                       "quarantined": summary["quarantined"]})
-        print(f"round {number}: {rounds[-1]}", file=sys.stderr)
+    prefect = [sys.executable, "-m", "newscorpus", "server"]
+    child([*prefect, "start", "--port", str(free_port())], cwd=work, env=envs["server"])
+    rounds: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
+    try:
+        for number in range(1, runs + 1):
+            for way in WAYS:
+                streams = (work / f"{way}-{number}.out", work / f"{way}-{number}.err")
+                ran = child(_command("reprocess", base, work), streams, cwd=work,
+                            env=envs[way])
+                rounds[way].append(_round(ran, _summary(streams[0]), first, pages))
+                print(f"round {number}, {way}: {rounds[way][-1]}", file=sys.stderr)
+    finally:
+        child([*prefect, "stop"], cwd=work, env=envs["server"])
     return {"articles": articles, "pages": pages, "runs": runs, "cores": os.cpu_count(),
             "rounds": rounds}
 
 
+def _round(ran: dict[str, float], summary: dict[str, Any], first: dict[str, Any],
+           pages: int) -> dict[str, Any]:
+    """One reprocess's figures, and whether its output is the first run's."""
+    ok = (summary["status"] == "completed" and summary["unchanged"] == first["new"]
+          and summary["quarantined"] == first["quarantined"]
+          and summary["new"] == summary["updated"] == summary["failed"] == 0)
+    return {"seconds": ran["seconds"], "flow_seconds": summary["seconds"],
+            "rss_mib": ran["rss_mib"], "pages_per_s": pages / ran["seconds"],
+            "flow_pages_per_s": pages / summary["seconds"], "ok": ok,
+            "unchanged": summary["unchanged"], "quarantined": summary["quarantined"]}
+
+
+def _span(rounds: list[dict[str, Any]], key: str, digits: int = 0) -> str:
+    values = [r[key] for r in rounds]
+    return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+
+
 def table(results: dict[str, Any]) -> str:
-    rounds = results["rounds"]
-
-    def span(key: str, digits: int = 0) -> str:
-        values = [r[key] for r in rounds]
-        return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
-
-    return "\n".join([
-        f"`newscorpus reprocess` of {results['pages']} archived article pages "
-        f"({results['articles']}-article demo site), {results['runs']} rounds, "
-        f"{results['cores']} cores",
-        f"wall s {span('seconds', 1)}, pages/s {span('pages_per_s')}",
-        f"flow s {span('flow_seconds', 1)}, pages/s {span('flow_pages_per_s')}",
-        f"peak RSS MiB {span('rss_mib')}",
-        f"output: unchanged {rounds[-1]['unchanged']}, quarantined {rounds[-1]['quarantined']}"
-        f"{'' if all(r['ok'] for r in rounds) else '  NOT OK'}"])
+    lines = [f"`newscorpus reprocess` of {results['pages']} archived article pages "
+             f"({results['articles']}-article demo site), {results['runs']} rounds, "
+             f"{results['cores']} cores"]
+    for way, rounds in results["rounds"].items():
+        lines += [
+            f"{way}: wall s {_span(rounds, 'seconds', 1)}, pages/s "
+            f"{_span(rounds, 'pages_per_s')}; flow s {_span(rounds, 'flow_seconds', 1)}, "
+            f"pages/s {_span(rounds, 'flow_pages_per_s')}; peak RSS MiB "
+            f"{_span(rounds, 'rss_mib')}",
+            f"{way}: output: unchanged {rounds[-1]['unchanged']}, quarantined "
+            f"{rounds[-1]['quarantined']}{'' if all(r['ok'] for r in rounds) else '  NOT OK'}"]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -103,7 +126,7 @@ def main() -> int:
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    return 0 if all(r["ok"] for r in results["rounds"]) else 1
+    return 0 if all(r["ok"] for rounds in results["rounds"].values() for r in rounds) else 1
 
 
 if __name__ == "__main__":
