@@ -322,6 +322,32 @@ def test_no_change_run_costs_the_same_on_small_and_large_sites(prefect_backend, 
 
 
 
+def test_an_edited_page_that_states_no_modified_time_is_not_asked_for_again(prefect_backend,
+                                                                          tmp_path):
+    """A page with neither JSON-LD nor OpenGraph states no modified time, so the corpus holds
+    its published time as one; its sitemap <lastmod>, the edit's time, is later. The
+    Last-Modified of the answer that stored it says the stored version is that edit: the next
+    run does not fetch it again (it did at every run, each time answered 304)."""
+    from flows.pipeline import news_pipeline
+
+    built = build_site(1000)
+    [edited] = [a for a in built.articles if not a.jsonld and not a.opengraph
+                and a.state == "ok" and a.published.month == 2
+                and a.revision_at(built.as_of).modified > a.published]
+    site = start(built)
+    try:
+        db, root = tmp_path / "c.duckdb", tmp_path / "data"
+        news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+        url = f"{site.base_url}/{edited.slug}"
+        assert rows(db, "SELECT published_at = modified_at FROM articles WHERE url = ?",
+                    url) == [(True,)]
+        again = news_pipeline(base_url=site.base_url, db=str(db), data_dir=str(root))
+        assert rows(db, "SELECT url FROM fetches WHERE run_id = ? AND kind = 'article'",
+                    again["run_id"]) == []
+    finally:
+        site.stop()
+
+
 def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_path):
     """The known URLs cross to the crawl as an Arrow file beside plan.json: each URL's first
     row counts, a URL not known is not found, and a backfill chunk's plan keeps only its own."""
