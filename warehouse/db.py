@@ -347,7 +347,7 @@ def _open(path: Path, read_only: bool, wait: float) -> tuple[duckdb.DuckDBPyConn
             con = _attached(path, read_only)
             return con, 0.0 if busy_since is None else time.monotonic() - busy_since
         except (duckdb.IOException, duckdb.BinderException) as error:
-            if (holder := _holder(str(error))) is None:
+            if (holder := _holder(error)) is None:
                 raise
             busy_since = busy_since or time.monotonic()
             left = busy_since + wait - time.monotonic()
@@ -453,14 +453,15 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
-def _holder(message: str) -> tuple[str, ...] | None:
+def _holder(error: duckdb.Error) -> tuple[str, ...] | None:
     """Who holds the file, and what is known of it, from DuckDB's refusal to open it; None if
     it was refused for another reason. A process attaches a file once, so a second connection
     of one process waits for the first to close, as one of another process would."""
-    text = message.lower()
-    if "unique file handle conflict" in text:
-        return ("another connection of this process",)
-    if "lock" not in text:
+    message = str(error)
+    if isinstance(error, duckdb.BinderException):
+        return ("another connection of this process",) \
+            if "unique file handle conflict" in message.lower() else None
+    if "lock" not in message.lower():
         return None
     match = re.search(r"\(PID (\d+)\)", message)
     return ("another process", f"PID {match.group(1)}" if match else "lock held")
