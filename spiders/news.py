@@ -210,7 +210,7 @@ class NewsSpider(scrapy.Spider):
                                published=published.isoformat() if published else None)
             return None
         known = self.known.get(url)
-        stored = known.modified if known else None
+        stored = known.changed_at if known else None
         dated = published or lastmod
         fresh = self.cutoff is None or (dated is not None and dated >= self.cutoff)
         changed = known is not None and lastmod is not None and (stored is None

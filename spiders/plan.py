@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,21 @@ class KnownUrl:
     labels: list[str] = field(default_factory=list)  # listing labels when it was stored
     etag: str | None = None
     last_modified: str | None = None  # the Last-Modified header, as the server sent it
+
+    @property
+    def changed_at(self) -> datetime | None:
+        """What a sitemap's <lastmod> is compared with: the later of `modified` and
+        `last_modified`. A page that states no modified time keeps its published time as
+        `modified`, and without the header its edit's <lastmod> would ask for it at every run.
+        Parsed here, for the URLs a crawl meets, not in the plan's query: parsing every
+        known URL's header there took 0.4 s of a no-change run at 200k URLs."""
+        try:
+            header = parsedate_to_datetime(self.last_modified) if self.last_modified else None
+        except ValueError:  # not an HTTP date: the stored version's time alone
+            header = None
+        if header is None or header.tzinfo is None:
+            return self.modified
+        return header if self.modified is None else max(self.modified, header)
 
 
 KNOWN_SCHEMA = pa.schema([("url", pa.string()), ("modified", pa.timestamp("us", tz="UTC")),

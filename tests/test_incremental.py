@@ -376,6 +376,21 @@ def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_
     assert dict(CrawlPlan.read(tmp_path / "full.json").known) == {}
 
 
+def test_a_known_url_changed_at_the_later_of_its_stored_time_and_its_last_modified_header():
+    """What a sitemap's <lastmod> is compared with; a header that is no HTTP date, or names
+    no zone, leaves the stored time alone."""
+    from spiders.plan import KnownUrl
+
+    stored = datetime(2025, 1, 24, 10, 37, tzinfo=UTC)
+    assert KnownUrl(stored, [], None, "Mon, 27 Jan 2025 08:00:00 GMT").changed_at == \
+        datetime(2025, 1, 27, 8, tzinfo=UTC)
+    assert KnownUrl(stored, [], None, "Thu, 23 Jan 2025 08:00:00 GMT").changed_at == stored
+    assert KnownUrl(None, [], None, "Mon, 27 Jan 2025 10:00:00 +0200").changed_at == \
+        datetime(2025, 1, 27, 8, tzinfo=UTC)
+    for header in ("yesterday", "Mon, 27 Jan 2025 08:00:00 -0000", "", None):
+        assert KnownUrl(stored, [], None, header).changed_at == stored
+
+
 def test_week_chunks_do_not_overlap_and_hold_each_url_once():
     from flows.backfill import plan_chunks
     from sites import load_profile
