@@ -131,6 +131,7 @@ class NewsSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         reached_known = False
         entries = list(self._entries(response))
+        self.known.meet(url for url, _, _ in entries)
         if not entries and response.meta["page"] == 1:
             what = ("the listing found nothing: no entry matches the profile's selectors; "
                     "articles were discovered through the sitemaps and the RSS feed")
@@ -178,10 +179,13 @@ class NewsSpider(scrapy.Spider):
             if loc and on_site(loc, self.profile.host) and self._month_wanted(loc, lastmod):
                 yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self._failed,
                                      priority=LISTING_PRIORITY, meta={"kind": "sitemap"})
+        links = []
         for entry in body.xpath("/urlset/url"):
             url = canonicalize((entry.xpath("loc/text()").get() or "").strip())
-            if not self._article_link(url):
-                continue
+            if self._article_link(url):
+                links.append((url, entry))
+        self.known.meet(url for url, _ in links)
+        for url, entry in links:
             lastmod = parse_iso(entry.xpath("lastmod/text()").get(), tz)
             published = parse_iso(entry.xpath(".//publication_date/text()").get(), tz)
             if request := self._dated_link(url, "sitemap", response.url, published, lastmod):
@@ -191,11 +195,14 @@ class NewsSpider(scrapy.Spider):
         """An RSS 2.0 or Atom feed of the latest articles."""
         body = Selector(text=response.text, type="xml")
         body.remove_namespaces()
+        links = []
         for item in body.xpath("//item | //entry"):
             link = item.xpath("link/text()").get() or item.xpath("link/@href").get() or ""
             url = canonicalize(link.strip(), response.url)
-            if not url or not self._article_link(url):
-                continue
+            if url and self._article_link(url):
+                links.append((url, item))
+        self.known.meet(url for url, _ in links)
+        for url, item in links:
             published = _feed_date(item.xpath("pubDate/text() | published/text()").get(),
                                    self.profile)
             if request := self._dated_link(url, "rss", response.url, published, None):

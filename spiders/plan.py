@@ -13,10 +13,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc
 
 Mode = Literal["full", "incremental", "discover", "urls"]
@@ -57,14 +59,22 @@ class KnownUrls(Mapping[str, KnownUrl]):
     """Known URLs by URL, held as columns (`KNOWN_SCHEMA`); a URL's first row counts.
 
     A crawl looks up only the URLs its listing pages and sitemaps show, so a `KnownUrl` is
-    made only for those, and the index of URLs only at the first lookup."""
+    made only for those. Each page's URLs are looked up together (`meet`), by one pass over
+    the URL column in Arrow: at 200k known URLs a pass took 4-6 ms, and the index of every
+    URL (a dict) 80-130 ms, which a no-change run, meeting two or three pages, never repays.
+    After `PASSES` pages the index is built after all, and serves every lookup."""
+
+    PASSES = 16  # about what one index costs, in passes
 
     def __init__(self, table: pa.Table | None = None) -> None:
         self.table = KNOWN_SCHEMA.empty_table() if table is None else table.cast(KNOWN_SCHEMA)
         self._rows: dict[str, int] | None = None
+        self._met: dict[str, int | None] = {}  # met URLs' rows (None: not known)
+        self._passes = 0
 
     @property
     def rows(self) -> dict[str, int]:
+        """Every URL's (first) row."""
         if self._rows is None:
             rows: dict[str, int] = {}
             for row, url in enumerate(self.table.column("url").to_pylist()):
@@ -72,8 +82,32 @@ class KnownUrls(Mapping[str, KnownUrl]):
             self._rows = rows
         return self._rows
 
+    def meet(self, urls: Iterable[str]) -> None:
+        """Look up these URLs (a page's) together, so that their lookups build no index.
+        Once the index is built, or after `PASSES` pages, it does nothing: the lookups use
+        the index (built at the first lookup of a URL not met)."""
+        if self._rows is not None or self._passes >= self.PASSES:
+            return
+        batch = list(dict.fromkeys(url for url in urls if url not in self._met))
+        if not batch:
+            return
+        self._passes += 1
+        found = pc.index_in(self._urls, value_set=pa.array(batch, pa.string()))
+        rows = pc.indices_nonzero(pc.is_valid(found))
+        met: dict[str, int | None] = dict.fromkeys(batch)
+        for row, position in zip(rows.to_pylist(), found.take(rows).to_pylist(), strict=True):
+            if met[batch[position]] is None:  # rows come in order: the first one counts
+                met[batch[position]] = row
+        self._met.update(met)
+
+    @cached_property
+    def _urls(self) -> pa.StringArray:
+        return self.table.column("url").combine_chunks()
+
     def __getitem__(self, url: str) -> KnownUrl:
-        row = self.rows[url]
+        row = self._met[url] if url in self._met else self.rows[url]
+        if row is None:
+            raise KeyError(url)
         modified, labels, etag, last_modified = (
             self.table.column(name)[row].as_py()
             for name in ("modified", "labels", "etag", "last_modified"))

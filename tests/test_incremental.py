@@ -376,6 +376,37 @@ def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_
     assert dict(CrawlPlan.read(tmp_path / "full.json").known) == {}
 
 
+def test_a_page_s_urls_met_together_find_what_the_index_finds():
+    """`meet` looks a page's URLs up in one pass, without the index of every URL; each finds
+    what a lookup through the index finds (a URL's first row; none for one not known), and
+    after `PASSES` pages the index serves them."""
+    import pyarrow as pa
+
+    from spiders.plan import KnownUrls
+
+    table = pa.table({"url": ["https://a/1", "https://a/2", "https://a/1", "https://a/3"],
+                      "modified": [datetime(2025, 1, 1, tzinfo=UTC), None,
+                                   datetime(1999, 1, 1, tzinfo=UTC), None],
+                      "labels": [["Updated"], None, [], None],
+                      "etag": ['"e1"', None, '"old"', None],
+                      "last_modified": [None, None, None, None]})
+    page = ["https://a/1", "https://a/9", "https://a/3", "https://a/1"]
+    indexed = {url: KnownUrls(table).get(url) for url in page}
+    assert indexed["https://a/1"].etag == '"e1"' and indexed["https://a/9"] is None
+    met = KnownUrls(table)
+    met.meet(page)
+    assert {url: met.get(url) for url in page} == indexed
+    assert met._rows is None  # what `meet` is for: no index was built
+    assert met.get("https://a/2") is not None  # a URL not met: the index finds it
+    assert met._rows is not None
+    later = KnownUrls(table)
+    for _ in range(KnownUrls.PASSES):
+        later.meet([f"https://b/{_}"])
+    later.meet(page)  # one page too many: through the index
+    assert {url: later.get(url) for url in page} == indexed
+    assert later._rows is not None
+
+
 def test_a_known_url_changed_at_the_later_of_its_stored_time_and_its_last_modified_header():
     """What a sitemap's <lastmod> is compared with; a header that is no HTTP date, or names
     no zone, leaves the stored time alone."""
