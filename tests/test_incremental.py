@@ -376,7 +376,7 @@ def test_a_plan_carries_its_known_urls_to_the_crawl_as_the_corpus_gave_them(tmp_
     assert dict(CrawlPlan.read(tmp_path / "full.json").known) == {}
 
 
-def test_a_page_s_urls_met_together_find_what_the_index_finds():
+def test_the_urls_of_a_page_met_together_find_what_the_index_finds():
     """`meet` looks a page's URLs up in one pass, without the index of every URL; each finds
     what a lookup through the index finds (a URL's first row; none for one not known), and
     after `PASSES` pages the index serves them."""
@@ -400,8 +400,8 @@ def test_a_page_s_urls_met_together_find_what_the_index_finds():
     assert met.get("https://a/2") is not None  # a URL not met: the index finds it
     assert met._rows is not None
     later = KnownUrls(table)
-    for _ in range(KnownUrls.PASSES):
-        later.meet([f"https://b/{_}"])
+    for number in range(KnownUrls.PASSES):
+        later.meet([f"https://b/{number}"])
     later.meet(page)  # one page too many: through the index
     assert {url: later.get(url) for url in page} == indexed
     assert later._rows is not None
