@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from conftest import free_port
 from prefect_pool import NEWSCORPUS
 
+from spiders.crawl import QUEUE_PREFIX
 from spiders.launch import STARTED_AHEAD
 
 
@@ -61,6 +63,22 @@ def test_the_run_crawls_with_the_process_it_started_ahead(default_run):
     logs = list((workdir / "data" / "archive" / "demo").glob("*/crawl.log"))
     assert logs  # this run's, and the next test's when it ran first
     assert all(log.read_text().splitlines()[0] == STARTED_AHEAD for log in logs)
+
+
+def test_the_crawls_waiting_requests_wait_on_disk_and_the_queue_goes_with_the_crawl(
+        default_run):
+    """#23: the requests a crawl has found but not sent are kept on disk, not in the crawl's
+    memory (spiders/crawl.py); Scrapy's closing stats, in the crawl's log, count where each
+    went. The queue's folder is gone once the crawl is."""
+    workdir, result = default_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = list((workdir / "data" / "archive" / "demo").glob("*/crawl.log"))
+    assert logs
+    for log in logs:
+        stats = dict(re.findall(r"'(scheduler/enqueued(?:/\w+)?)': (\d+)", log.read_text()))
+        assert int(stats["scheduler/enqueued"]) > 300  # the demo site's pages and more
+        assert stats.get("scheduler/enqueued/disk") == stats["scheduler/enqueued"]
+        assert not list(log.parent.glob(f"{QUEUE_PREFIX}*"))
 
 
 def test_reprocess_with_no_server_runs_on_the_commands_own(default_run, truth):
