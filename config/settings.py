@@ -68,6 +68,15 @@ def load_memory() -> str:
     return os.environ.get("NEWSCORPUS_LOAD_MEMORY") or DEFAULT_LOAD_MEMORY
 
 
+DEFAULT_QUEUE_MEMORY = 5000
+
+
+def queue_memory() -> int:
+    """Requests a crawl keeps waiting in memory; the rest wait on disk (spiders/queue.py).
+    In memory, a first crawl of 50,000 articles held some 100 MiB of them."""
+    return int(os.environ.get("NEWSCORPUS_QUEUE_MEMORY") or DEFAULT_QUEUE_MEMORY)
+
+
 # Seconds between a flow run's heartbeats, in commands as in the deployments (prefect.yaml).
 HEARTBEAT_SECONDS = 30
 

@@ -4,10 +4,9 @@ The flows start this as a subprocess, because Twisted's reactor cannot be restar
 a long-lived (Prefect) process. Started with `--arguments-on-stdin` (spiders/launch.py), it
 imports first and then waits for its arguments.
 
-The requests a crawl has found but not sent yet wait on disk, in a folder of the run's own
-(`JOBDIR`, removed when the crawl ends): a site's sitemaps name every article at once, and in
-memory the waiting requests grew the crawl's process to 412 MiB at 50,000 articles and
-781 MiB at 200,000 (docs/performance.md).
+The requests a crawl has found but not sent yet, beyond a bound, wait on disk
+(spiders/queue.py), in a folder of the run's own (`JOBDIR`) that is removed when the crawl
+ends.
 """
 
 from __future__ import annotations

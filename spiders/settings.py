@@ -34,6 +34,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 # asyncio tasks per response regardless (scrapy/scrapy#5182): at the default 100, a quarter of
 # a crawl's CPU on loopback.
 CONCURRENT_ITEMS = 8
+# Waiting requests beyond a bound go to a disk queue in the crawl's JOBDIR (spiders/queue.py,
+# spiders/crawl.py).
+SCHEDULER = "spiders.queue.SpillingScheduler"
 
 
 LOOPBACK = ("127.", "localhost", "[::1]")

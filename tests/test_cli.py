@@ -65,20 +65,39 @@ def test_the_run_crawls_with_the_process_it_started_ahead(default_run):
     assert all(log.read_text().splitlines()[0] == STARTED_AHEAD for log in logs)
 
 
-def test_the_crawls_waiting_requests_wait_on_disk_and_the_queue_goes_with_the_crawl(
-        default_run):
-    """#23: the requests a crawl has found but not sent are kept on disk, not in the crawl's
-    memory (spiders/crawl.py); Scrapy's closing stats, in the crawl's log, count where each
-    went. The queue's folder is gone once the crawl is."""
+def _queue_stats(run: Path) -> dict[str, int]:
+    """Where the crawl of a run's folder queued its requests, from Scrapy's closing stats in
+    its log; its queue's folder must be gone with it."""
+    assert not list(run.glob(f"{QUEUE_PREFIX}*"))
+    found = re.findall(r"'scheduler/enqueued(/\w+)?': (\d+)", (run / "crawl.log").read_text())
+    return {where.strip("/") or "all": int(count) for where, count in found}
+
+
+def test_a_crawl_that_never_has_many_waiting_keeps_them_in_memory(default_run):
+    """#23: below the bound (spiders/queue.py) nothing is pickled to disk."""
     workdir, result = default_run
     assert result.returncode == 0, result.stderr[-3000:]
-    logs = list((workdir / "data" / "archive" / "demo").glob("*/crawl.log"))
-    assert logs
-    for log in logs:
-        stats = dict(re.findall(r"'(scheduler/enqueued(?:/\w+)?)': (\d+)", log.read_text()))
-        assert int(stats["scheduler/enqueued"]) > 300  # the demo site's pages and more
-        assert stats.get("scheduler/enqueued/disk") == stats["scheduler/enqueued"]
-        assert not list(log.parent.glob(f"{QUEUE_PREFIX}*"))
+    runs = [log.parent for log in (workdir / "data" / "archive" / "demo").glob("*/crawl.log")]
+    assert runs
+    for run in runs:
+        stats = _queue_stats(run)
+        assert stats["all"] > 300 and stats.get("memory") == stats["all"]
+        assert "disk" not in stats
+
+
+def test_requests_beyond_the_bound_wait_on_disk_and_nothing_is_lost(tmp_path, truth):
+    """#23: a crawl whose waiting requests pass the bound queues the rest on disk (its JOBDIR,
+    removed after), and the run still loads every loadable article of the truth."""
+    result = newscorpus("run", "--json", cwd=tmp_path,
+                        env={"NEWSCORPUS_DEMO_PORT": str(free_port()), "PREFECT_API_URL": "",
+                             "NEWSCORPUS_QUEUE_MEMORY": "20"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.splitlines()[-1])
+    loadable = sum(1 for a in truth["articles"] if a["expected"] == "loaded")
+    assert summary["status"] == "completed" and summary["new"] == loadable
+    [run] = [log.parent for log in (tmp_path / "data" / "archive" / "demo").glob("*/crawl.log")]
+    stats = _queue_stats(run)
+    assert stats["disk"] > 100 and stats["memory"] + stats["disk"] == stats["all"]
 
 
 def test_reprocess_with_no_server_runs_on_the_commands_own(default_run, truth):
