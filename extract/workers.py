@@ -173,6 +173,9 @@ class ArchiveExtraction:
                     self._submit(pages[start:start + CHUNK])
         frames += [future.result() for _, future in self._chunks]
         self._chunks = []  # held only once, below
+        if self._pool is not None:  # done: its processes' memory is not held through the load
+            self._pool.shutdown(wait=True)
+            self._pool = None
         rows = pd.concat(frames)
         frames.clear()
         order = pd.MultiIndex.from_tuples([page[:2] for page in wanted],

@@ -15,7 +15,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
-from expectations.validate import preload
+from expectations.validator import start as start_validation
 from extract.workers import ArchiveExtraction
 from flows.runs import crawl_limit, global_limit
 from reports import progress
@@ -74,9 +74,10 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
     handing `extraction` what was archived. Ends when the crawler has exited and its manifest
     is read to its last whole line.
 
-    The first article discovered starts Great Expectations' import (seconds) on a thread of
-    its own, so that it is ready when the crawl ends; a crawl that finds nothing new leaves
-    a batch of no rows, which is judged without it (expectations/validate.py)."""
+    The first article discovered starts the validation process, which imports Great
+    Expectations (seconds) while the crawl runs, so that it is ready when the crawl ends
+    (expectations/validator.py); a crawl that finds nothing new leaves a batch of no rows,
+    which is judged without it (expectations/validate.py)."""
     with progress.bar(description) as update:
         discovered = answered = 0
         while True:
@@ -85,7 +86,7 @@ def _follow(crawler: subprocess.Popen[bytes], manifest: ManifestReader, descript
             for event in events:
                 if isinstance(event, Discovered):
                     if not discovered:
-                        preload()
+                        start_validation()
                     discovered += 1
                 elif isinstance(event, Fetched | Failed):
                     answered += event.kind == "article"

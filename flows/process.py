@@ -19,7 +19,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
 from expectations import quality
-from expectations.validate import Validation, preload, validate
+from expectations.validate import Validation
+from expectations.validator import start as start_validation
+from expectations.validator import validate_apart
 from extract.clean import CleanBatch, split_duplicates
 from extract.workers import ArchiveExtraction, to_extract
 from flows.runs import merge, unwalked
@@ -57,8 +59,8 @@ def split_batch(rows: pd.DataFrame) -> CleanBatch:
 def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
                    db: Target) -> Validation:
     volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode), run.mode)
-    result = validate(quality.validation_frame(batch.articles, profile),
-                      quality.validation_params(profile, run.started_at, volume))
+    result = validate_apart(quality.validation_frame(batch.articles, profile),
+                            quality.validation_params(profile, run.started_at, volume))
     failed = result.results[~result.results["success"]]
     for row in failed.itertuples():
         get_run_logger().info("%s %s on %s: %d rows (%.1f%%) - %s", row.severity, row.expectation,
@@ -123,7 +125,7 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     validation results for the failed run's record (flows/runs.py, `recorded`).
     """
     if not to_extract(fetches).empty:
-        preload()  # while the extraction workers work
+        start_validation()  # GX is imported while the extraction workers work
     batch = split_batch(unwalked(extract_pages(fetches, profile, unwalked(extraction))))
     validation = validate_batch(batch, profile, run, db)
     quality.check_drift(validation, batch.articles,

@@ -41,7 +41,7 @@ def main() -> None:
         extraction.ArchiveExtraction.finish = _kill_on(  # type: ignore[method-assign]
             extraction.ArchiveExtraction.finish, lambda *a, **k: True)
     elif stage == "validate":
-        process.validate = _kill_on(process.validate, lambda *a, **k: True)
+        process.validate_apart = _kill_on(process.validate_apart, lambda *a, **k: True)
     elif stage in ("stage", "merge"):
         last = "stage_articles" if stage == "stage" else "insert_new_articles"
         queries.run = _kill_on(queries.run, lambda con, name, **k: name == last, after=True)

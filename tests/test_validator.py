@@ -1,0 +1,85 @@
+"""Great Expectations in a process of its own (expectations/validator.py): the same answers,
+no GX in the flow's process, no process left behind, and a clear error when it dies."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from expectations import validator
+from expectations.validate import validate_with_gx
+from warehouse.db import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
+          "now": "2100-01-01T00:00:00+00:00", "languages": ["en"], "volume_min": 0,
+          "volume_max": 100}
+A_RUN = """
+import json, sys
+from flows.pipeline import news_pipeline
+summary = news_pipeline(base_url=sys.argv[1], db=sys.argv[2], data_dir=sys.argv[3])
+print(json.dumps({"gx_imported": "great_expectations" in sys.modules,
+                  "new": summary["new"], "quarantined": summary["quarantined"]}))
+"""
+
+
+@pytest.fixture
+def batch(two_runs: dict[str, Any]) -> pd.DataFrame:
+    """Loaded articles as a batch to validate, two of them spoilt: no body, no title."""
+    con = connect(two_runs["db"], read_only=True)
+    try:
+        frame = con.execute("SELECT * FROM articles ORDER BY url LIMIT 40").df()
+    finally:
+        con.close()
+    frame["tags"] = frame["tags"].map(list)
+    frame.loc[0, "body"] = ""
+    frame.loc[1, "title"] = None
+    return frame.assign(tag_count=frame["tags"].map(len), weekday_agrees=True, truncated=False)
+
+
+def _children() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children()}
+
+
+def _records(results: pd.DataFrame) -> list[dict[str, Any]]:
+    return sorted(results.to_dict("records"), key=lambda r: (r["suite"], r["reason"]))
+
+
+def test_validation_apart_answers_as_in_process_and_its_process_ends(batch):
+    before = _children()
+    apart, here = validator.validate_apart(batch, PARAMS), validate_with_gx(batch, PARAMS)
+    assert apart.reasons == here.reasons
+    assert set(apart.reasons) == set(batch["article_id"][:2])
+    assert _records(apart.results) == _records(here.results)
+    assert _children() <= before  # the child exited with its batch
+
+
+def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
+    before = _children()
+    validator.start()
+    [child] = _children() - before
+    os.kill(child, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="validation process ended before it answered"):
+        validator.validate_apart(batch, PARAMS)
+    assert validator.validate_apart(batch, PARAMS).reasons.keys() == set(batch["article_id"][:2])
+
+
+def test_a_run_never_imports_great_expectations_in_its_own_process(demo, truth, tmp_path,
+                                                                   prefect_server):
+    done = subprocess.run([sys.executable, "-c", A_RUN, demo.base_url,
+                           str(tmp_path / "corpus.duckdb"), str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = [a["expected"] for a in truth["articles"]]
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "gx_imported": False, "new": expected.count("loaded"),
+        "quarantined": expected.count("quarantined")}
