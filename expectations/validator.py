@@ -7,8 +7,10 @@ all of it stayed through staging and the merge, which peaked on top of it
 the load begins; the flow's process never imports GX at all.
 
 `start` spawns the child and has it import GX (seconds) while the crawl or the extraction
-workers run, so that it is ready when the batch is; `validate_apart` hands it the batch and
-waits for the child to exit. The next batch gets a new child.
+workers run, so that it is ready when the batch is; `validate_apart` hands it the batch. A
+child that judged a batch of `KEEP_BELOW` rows or more exits then; one that judged a smaller
+batch, which leaves it little to keep, waits for the next: a backfill judges a batch per
+chunk, and a new child for each took twice the backfill's time (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import pandas as pd
 
 from expectations.validate import Validation, import_gx, validate, validate_with_gx
 
+KEEP_BELOW = 5_000  # rows
 _lock = threading.Lock()
-_child: ProcessPoolExecutor | None = None  # started, and not yet handed its batch
+_child: ProcessPoolExecutor | None = None  # started, and waiting for a batch
 
 
 def start() -> None:
@@ -48,12 +51,17 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
     global _child
     start()
     with _lock:
-        child, _child = _child, None
+        child = _child
+        if len(articles) >= KEEP_BELOW:
+            _child = None
     assert child is not None
     try:
         return child.submit(validate_with_gx, articles, params).result()
     except BrokenProcessPool as error:
+        with _lock:
+            _child = None if _child is child else _child
         raise RuntimeError("the validation process ended before it answered (killed, or out "
                            "of memory?)") from error
     finally:
-        child.shutdown(wait=True)
+        if child is not _child:
+            child.shutdown(wait=True)

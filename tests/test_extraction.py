@@ -1,11 +1,13 @@
 """Extraction that follows the crawl (extract/workers.py): same rows as extracting afterwards.
 
 A real crawl subprocess archives a demo site while `ArchiveExtraction` hands the pages to worker
-processes; the rows must equal those of an extraction in this process after the crawl.
+processes; the rows must equal those of an extraction in this process after the crawl, and the
+workers must be gone once the rows are in.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import pandas as pd
@@ -20,11 +22,15 @@ from spiders.manifest import ManifestReader
 from spiders.plan import CrawlPlan
 
 
+def _children() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children()}
+
+
 def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
     site = start(build_site(1200))
     run_dir = tmp_path / "run"
     profile = load_profile("demo", site.base_url)
-    handed_during_crawl = 0
+    handed_during_crawl, workers, others = 0, set(), _children()
     try:
         crawler = start_crawl(site.base_url, run_dir, "follow", CrawlPlan(mode="full"))
         manifest = ManifestReader(run_dir)
@@ -32,12 +38,15 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             while crawler.poll() is None:
                 following.add(manifest.new_events())
                 handed_during_crawl = following.handed_over
+                workers |= _children() - others
                 time.sleep(0.05)
             assert crawler.returncode == 0
             following.add(manifest.new_events())
             fetches = fetch_table(run_dir)
             followed = following.finish(fetches)
             early = following.extracted_early
+            assert len(workers) == 2
+            assert not workers & _children()
 
             following.restart()  # as a retried crawl does: read the archive from its start
             following.add(ManifestReader(run_dir).new_events())

@@ -54,19 +54,29 @@ def _records(results: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(results.to_dict("records"), key=lambda r: (r["suite"], r["reason"]))
 
 
-def test_validation_apart_answers_as_in_process_and_its_process_ends(batch):
+def test_validation_apart_answers_as_in_process_and_its_process_ends(batch, monkeypatch):
+    """A child that judged a small batch waits for the next; one that judged a batch of
+    KEEP_BELOW rows or more exits (here KEEP_BELOW is the batch's size)."""
+    here = validate_with_gx(batch, PARAMS)
+    monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
+    validator.validate_apart(batch, PARAMS)  # ends any child an earlier test left waiting
     before = _children()
-    apart, here = validator.validate_apart(batch, PARAMS), validate_with_gx(batch, PARAMS)
+    monkeypatch.setattr(validator, "KEEP_BELOW", len(batch) + 1)
+    apart = validator.validate_apart(batch, PARAMS)
+    kept = _children() - before
+    assert len(kept) == 1
     assert apart.reasons == here.reasons
     assert set(apart.reasons) == set(batch["article_id"][:2])
     assert _records(apart.results) == _records(here.results)
-    assert _children() <= before  # the child exited with its batch
+    monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
+    assert validator.validate_apart(batch, PARAMS).reasons == here.reasons
+    assert _children() <= before  # the same child answered, and exited
 
 
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
-    before = _children()
     validator.start()
-    [child] = _children() - before
+    [child] = {p.pid for p in multiprocessing.active_children()
+               if p.name.startswith("SpawnProcess")}
     os.kill(child, signal.SIGKILL)
     with pytest.raises(RuntimeError, match="validation process ended before it answered"):
         validator.validate_apart(batch, PARAMS)
