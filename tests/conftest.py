@@ -56,6 +56,20 @@ def sql_rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def articles_frame(db: Path, sql: str) -> Any:
+    """A query's articles as a pandas frame shaped like an extracted batch (tags as lists),
+    for tests that hand loaded articles to validation."""
+    from warehouse.db import connect
+
+    con = connect(db, read_only=True)
+    try:
+        frame = con.execute(sql).df()
+    finally:
+        con.close()
+    frame["tags"] = frame["tags"].map(list)
+    return frame
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import get_json
+from conftest import articles_frame, get_json
 from conftest import sql_rows as rows
 from test_cli import newscorpus
 
@@ -59,12 +59,7 @@ def test_validation_results_have_every_field(two_runs):
 
 
 def test_an_expectation_that_errors_is_a_failure_not_a_pass(two_runs):
-    con = connect(two_runs["db"], read_only=True)
-    try:
-        frame = con.execute("SELECT * FROM articles LIMIT 5").df()
-    finally:
-        con.close()
-    frame["tags"] = frame["tags"].map(list)
+    frame = articles_frame(two_runs["db"], "SELECT * FROM articles LIMIT 5")
     frame["tag_count"] = frame["tags"].map(len)  # but no weekday_agrees column
     with pytest.raises(SuiteError, match="weekday_agrees"):
         validate(frame, {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import articles_frame
 
 from expectations import validator
 from expectations.validate import validate_with_gx
-from warehouse.db import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
@@ -35,12 +35,7 @@ print(json.dumps({"gx_imported": "great_expectations" in sys.modules,
 @pytest.fixture
 def batch(two_runs: dict[str, Any]) -> pd.DataFrame:
     """Loaded articles as a batch to validate, two of them spoilt: no body, no title."""
-    con = connect(two_runs["db"], read_only=True)
-    try:
-        frame = con.execute("SELECT * FROM articles ORDER BY url LIMIT 40").df()
-    finally:
-        con.close()
-    frame["tags"] = frame["tags"].map(list)
+    frame = articles_frame(two_runs["db"], "SELECT * FROM articles ORDER BY url LIMIT 40")
     frame.loc[0, "body"] = ""
     frame.loc[1, "title"] = None
     return frame.assign(tag_count=frame["tags"].map(len), weekday_agrees=True, truncated=False)
