@@ -59,7 +59,8 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
         return child.submit(validate_with_gx, articles, params).result()
     except BrokenProcessPool as error:
         with _lock:
-            _child = None if _child is child else _child
+            if _child is child:
+                _child = None
         raise RuntimeError("the validation process ended before it answered (killed, or out "
                            "of memory?)") from error
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -68,6 +69,12 @@ def articles_frame(db: Path, sql: str) -> Any:
         con.close()
     frame["tags"] = frame["tags"].map(list)
     return frame
+
+
+def child_pids() -> set[int]:
+    """Pids of this process's living child processes (extraction workers, the validation
+    process), for tests that check which processes a stage leaves behind."""
+    return {child.pid for child in multiprocessing.active_children()}
 
 
 def get_json(url: str) -> Any:

@@ -7,10 +7,10 @@ workers must be gone once the rows are in.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import pandas as pd
+from conftest import child_pids
 from test_crash import start_crawl
 
 from demosite.corpus import build_site
@@ -22,15 +22,11 @@ from spiders.manifest import ManifestReader
 from spiders.plan import CrawlPlan
 
 
-def _children() -> set[int]:
-    return {child.pid for child in multiprocessing.active_children()}
-
-
 def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
     site = start(build_site(1200))
     run_dir = tmp_path / "run"
     profile = load_profile("demo", site.base_url)
-    handed_during_crawl, workers, others = 0, set(), _children()
+    handed_during_crawl, workers, others = 0, set(), child_pids()
     try:
         crawler = start_crawl(site.base_url, run_dir, "follow", CrawlPlan(mode="full"))
         manifest = ManifestReader(run_dir)
@@ -38,15 +34,15 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             while crawler.poll() is None:
                 following.add(manifest.new_events())
                 handed_during_crawl = following.handed_over
-                workers |= _children() - others
+                workers |= child_pids() - others
                 time.sleep(0.05)
             assert crawler.returncode == 0
             following.add(manifest.new_events())
             fetches = fetch_table(run_dir)
             followed = following.finish(fetches)
             early = following.extracted_early
-            assert len(workers) == 2
-            assert not workers & _children()
+            assert len(workers) == following.workers
+            assert not workers & child_pids()
 
             following.restart()  # as a retried crawl does: read the archive from its start
             following.add(ManifestReader(run_dir).new_events())

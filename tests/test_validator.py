@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import articles_frame
+from conftest import articles_frame, child_pids
 
 from expectations import validator
 from expectations.validate import validate_with_gx
@@ -41,10 +41,6 @@ def batch(two_runs: dict[str, Any]) -> pd.DataFrame:
     return frame.assign(tag_count=frame["tags"].map(len), weekday_agrees=True, truncated=False)
 
 
-def _children() -> set[int]:
-    return {child.pid for child in multiprocessing.active_children()}
-
-
 def _records(results: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(results.to_dict("records"), key=lambda r: (r["suite"], r["reason"]))
 
@@ -55,17 +51,17 @@ def test_validation_apart_answers_as_in_process_and_its_process_ends(batch, monk
     here = validate_with_gx(batch, PARAMS)
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
     validator.validate_apart(batch, PARAMS)  # ends any child an earlier test left waiting
-    before = _children()
+    before = child_pids()
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch) + 1)
     apart = validator.validate_apart(batch, PARAMS)
-    kept = _children() - before
+    kept = child_pids() - before
     assert len(kept) == 1
     assert apart.reasons == here.reasons
     assert set(apart.reasons) == set(batch["article_id"][:2])
     assert _records(apart.results) == _records(here.results)
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
     assert validator.validate_apart(batch, PARAMS).reasons == here.reasons
-    assert _children() <= before  # the same child answered, and exited
+    assert child_pids() <= before  # the kept child is gone, and no other is left
 
 
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
