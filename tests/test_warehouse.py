@@ -169,6 +169,40 @@ def test_staged_runs_are_published_by_the_next_merge_once_each(warehouse, tmp_pa
     assert table_checksums(db) == table_checksums(reference)
 
 
+def test_a_merge_that_dies_before_indexing_leaves_a_backlog_the_next_merge_indexes(
+        warehouse, tmp_path, monkeypatch):
+    """The merge commits the run, then indexes it for search in transactions of its own. A
+    merge that dies between the two has published the run, not its index entries: the next
+    merge, with no run of its own, indexes them, and the index is the one a whole load
+    builds."""
+    from warehouse import load
+
+    db, index = warehouse, ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
+                            "SELECT article_id, words FROM search_docs ORDER BY ALL")
+
+    def dies(*args: Any) -> None:
+        raise RuntimeError("the process died")
+
+    stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
+    monkeypatch.setattr(load, "index_backlog", dies)
+    with pytest.raises(RuntimeError, match="the process died"):
+        merge_staged(db)
+    with reading(db) as con:
+        assert con.execute("SELECT status FROM crawl_runs").fetchall() == [("completed",)]
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (3,)
+        assert con.execute("SELECT count(*) FROM search_docs").fetchone() == (0,)
+    monkeypatch.undo()
+    assert merge_staged(db) == {}
+    reference = tmp_path / "whole.duckdb"
+    load_run(reference, run_info("r1"), make_batch([0, 1, 2]), T0)
+    with reading(db) as con, reading(reference) as whole:
+        assert _staged(con) == 0
+        assert ([con.execute(sql).fetchall() for sql in index]
+                == [whole.execute(sql).fetchall() for sql in index])
+        assert len(con.execute(index[1]).fetchall()) == 3
+    assert table_checksums(db) == table_checksums(reference)
+
+
 def test_a_lake_stages_while_another_process_holds_the_merge_lane(postgres, tmp_path,
                                                                    monkeypatch):
     """Staging takes no lock: it goes through while the write lock is held elsewhere (and

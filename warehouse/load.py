@@ -6,8 +6,9 @@
 - **Merge.** One merge step at a time (the write lock of `warehouse.db.writing`, and under
   Prefect the global concurrency limit of flows/runs.py) publishes every staged run, oldest
   first, each in one transaction: articles merged by id (replaced texts kept in
-  `article_versions`), tags, the search index, quarantine and releases, the fetches, the
-  validation results and the run's row; then its stage is deleted. DuckLake has no keys, and
+  `article_versions`), tags, quarantine and releases, the fetches, the validation results
+  and the run's row. Then the search index takes the run's new and changed articles, in
+  transactions of its own, and the run's stage is deleted. DuckLake has no keys, and
   concurrent MERGEs duplicate rows; one merge lane is what keeps ids unique.
 
 It is idempotent by run id: a completed run is neither staged nor merged again. A run killed
@@ -40,8 +41,7 @@ COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
               "update_changed_articles", "touch_seen_articles", "record_unknown_precision",
               "insert_new_articles",
-              "touch_not_modified", "refresh_tags", "unindex_changed",
-              "index_backlog", "record_fetches",
+              "touch_not_modified", "refresh_tags", "unindex_changed", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "record_site_zone")
 # Merge steps that read every row of the corpus whole, text included, and the outcome whose
@@ -52,11 +52,12 @@ MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
 WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "update_changed_articles": "updated",
                    "touch_seen_articles": "unchanged"}
 # Articles at a time: staging appends STAGE_SLICE of them at once, and the merge indexes
-# INDEX_SLICE for search at once, so that neither holds a whole batch's worth of work in
-# memory besides what the transaction keeps (measured: docs/performance.md, "Where the
-# memory goes").
+# INDEX_SLICE for search at once, each slice in a transaction of its own, so that neither
+# holds a whole batch's worth of work in memory besides what the transaction keeps
+# (measured: docs/performance.md, "Where the memory goes" and "The search index after the
+# merge").
 STAGE_SLICE = 10000
-INDEX_SLICE = 5000
+INDEX_SLICE = 2500
 # How often a transaction is tried while its commit conflicts with another writer's (a lake).
 COMMIT_ATTEMPTS = 8
 
@@ -164,6 +165,11 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
     """Publish every staged run, oldest first, each in one transaction; returns the merged
     runs' summaries by run id (and `own`'s, when it had completed before).
 
+    After a run's merge commits, its new and changed articles join the search index
+    (`index_backlog`, a transaction per slice: the merge's transaction does not hold their
+    words as well; at 10k articles, a peak 56 MiB lower). A merge that dies in between leaves
+    them out of the index, and the next merge, whatever it publishes, indexes them.
+
     A run's stage is deleted after its merge commits, in a transaction of its own: a DELETE
     in the merge's transaction would conflict with the inserts of runs staging meanwhile
     (DuckLake refuses a delete from a table that another transaction inserted into). A stage
@@ -179,8 +185,7 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
         for staged in map(StagedRun.from_row, queries.rows(con, "pending_stages")):
             run_id = staged.run.run_id
             try:
-                if (summary := _transaction(con, partial(_merge, con, staged))) is not None:
-                    merged[run_id] = summary
+                summary = _transaction(con, partial(_merge, con, staged))
             except AccountingError as error:
                 _transaction(con, partial(_record_failed, con, staged.run, staged.finished_at,
                                           str(error)))
@@ -188,6 +193,10 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
                 if run_id == own:
                     raise
                 continue
+            if summary is not None:
+                merged[run_id] = summary
+            index_backlog(con, staged.stage_id,
+                          summary["new"] + summary["updated"] if summary else 0)
             _transaction(con, partial(queries.run, con, "unstage", run_id=run_id))
         if own is not None and own not in merged:  # it completed before: a retried run
             merged[own] = _summary(con, own)
@@ -203,10 +212,7 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
               "finished_at": staged.finished_at}
     outcomes: dict[str, int] = {}
     for step in MERGE_STEPS:
-        if step == "index_backlog":
-            index_backlog(con, staged.stage_id,
-                          outcomes.get("new", 0) + outcomes.get("updated", 0))
-        elif step not in WHOLE_ROW_STEPS or outcomes.get(WHOLE_ROW_STEPS[step]):
+        if step not in WHOLE_ROW_STEPS or outcomes.get(WHOLE_ROW_STEPS[step]):
             queries.run(con, step, **params)
         if step == "classify":  # what the run's articles are: new, updated or unchanged
             outcomes = {row["outcome"]: row["articles"]
@@ -218,23 +224,27 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
 
 def index_backlog(con: duckdb.DuckDBPyConnection, stage_id: str | None = None,
                   staged_articles: int = 0) -> None:
-    """Put every article that is not in the search index into it, INDEX_SLICE at a time.
+    """Put every article that is not in the search index into it, INDEX_SLICE at a time,
+    each slice in a transaction of its own.
 
     Each indexed article has one `search_docs` row, so the backlog is as large as the articles
     outnumber those rows: a load with nothing to index does not look for it. When the backlog
     is the staged run's new and updated articles (`stage_id`, `staged_articles` of them: none
-    is indexed yet) and fits in one slice, they are indexed from the staging table. Otherwise
-    the corpus is searched for the articles the index lacks, a slice at a time: at 200k
-    articles, each search reads the corpus's text (0.15-0.43 s, and some 200 MiB of DuckDB's
-    buffers).
+    is indexed yet), they are read from the staging table. Otherwise (a merge that died
+    before its index, a migration that emptied it) the corpus is searched for the articles
+    the index lacks: at 200k articles, each search reads the corpus's text (0.15-0.43 s, and
+    some 200 MiB of DuckDB's buffers).
     """
     backlog = queries.count(con, "index_backlog_size")
-    if stage_id is not None and 0 < backlog <= INDEX_SLICE and backlog == staged_articles:
-        queries.run(con, "staged_backlog", stage_id=stage_id)
-        backlog -= queries.count(con, "index_slice")
+    staged = stage_id is not None and backlog == staged_articles
+    query, params = ("staged_backlog", {"stage_id": stage_id}) if staged else ("corpus_backlog", {})
+
+    def index_slice() -> int:
+        queries.run(con, query, **params, articles=INDEX_SLICE)
+        return queries.count(con, "index_slice")
+
     while backlog > 0:
-        queries.run(con, "corpus_backlog", articles=INDEX_SLICE)
-        indexed = queries.count(con, "index_slice")
+        indexed = _transaction(con, index_slice)
         if indexed == 0:  # fewer articles to index than the counts said: all are indexed
             break
         backlog -= indexed

@@ -155,14 +155,17 @@ DELETE FROM search_docs WHERE article_id IN
 SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM search_docs);
 
 -- name: staged_backlog
--- This run's new and updated articles, with their text from the staging table: no search
--- of the corpus, which reads its text (corpus_backlog: at 200k articles, 0.15-0.43 s and some
--- 200 MiB of DuckDB's buffers, at every chunk of a backfill).
+-- Up to $articles of this run's new and updated articles not in the search index yet, with
+-- their text from the staging table: no search of the corpus, which reads its text
+-- (corpus_backlog: at 200k articles, 0.15-0.43 s and some 200 MiB of DuckDB's buffers, at
+-- every chunk of a backfill).
 CREATE OR REPLACE TEMP TABLE backlog AS
 SELECT s.article_id, concat_ws(' ', s.title, s.subtitle, s.body) AS text,
        hash(s.article_id) % 4 AS part
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
-WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated');
+    ANTI JOIN search_docs d ON d.article_id = s.article_id
+WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated')
+LIMIT $articles;
 
 -- name: corpus_backlog
 -- Up to $articles of the articles not in the search index yet, whichever they are (after a
