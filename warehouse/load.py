@@ -166,9 +166,9 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
     runs' summaries by run id (and `own`'s, when it had completed before).
 
     After a run's merge commits, its new and changed articles join the search index
-    (`index_backlog`, a transaction per slice: the merge's transaction does not hold their
-    words as well; at 10k articles, a peak 56 MiB lower). A merge that dies in between leaves
-    them out of the index, and the next merge, whatever it publishes, indexes them.
+    (`index_backlog`, a transaction per slice), so that the merge's transaction does not hold
+    their words as well (docs/performance.md, "The search index after the merge"). A merge
+    that dies in between leaves them out of the index; the next merge indexes them.
 
     A run's stage is deleted after its merge commits, in a transaction of its own: a DELETE
     in the merge's transaction would conflict with the inserts of runs staging meanwhile
