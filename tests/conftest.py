@@ -39,6 +39,10 @@ for _variable in ("NEWSCORPUS_DB", "NEWSCORPUS_DATA_DIR", "NEWSCORPUS_WAREHOUSE"
 from demosite.corpus import build_site  # noqa: E402
 from demosite.server import RunningSite, start  # noqa: E402
 
+# The whole search index, in order: what tests compare between two loads.
+SEARCH_INDEX = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
+                "SELECT article_id, words FROM search_docs ORDER BY ALL")
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import get_json
+from conftest import SEARCH_INDEX, get_json
 from conftest import sql_rows as rows
 from test_cli import NEWSCORPUS
 
@@ -189,9 +189,7 @@ def test_the_search_index_follows_every_change(travel, tmp_path):
     from warehouse.db import load_fts
     from warehouse.load import index_backlog
 
-    index = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
-             "SELECT article_id, words FROM search_docs ORDER BY ALL")
-    kept = [rows(travel["db"], sql) for sql in index]
+    kept = [rows(travel["db"], sql) for sql in SEARCH_INDEX]
     assert len(kept[1]) == rows(travel["db"], "SELECT count(*) FROM articles")[0][0]
     afresh = tmp_path / "afresh.duckdb"
     afresh.write_bytes(travel["db"].read_bytes())
@@ -202,7 +200,7 @@ def test_the_search_index_follows_every_change(travel, tmp_path):
         index_backlog(con)
     finally:
         con.close()
-    assert [rows(afresh, sql) for sql in index] == kept
+    assert [rows(afresh, sql) for sql in SEARCH_INDEX] == kept
 
 
 def _backfill(base_url: str, db: Path, root: Path, since: str, until: str) -> dict[str, Any]:

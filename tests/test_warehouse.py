@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import sql_rows
+from conftest import SEARCH_INDEX, sql_rows
 
 from demosite import render
 from demosite.corpus import build_site
@@ -177,8 +177,7 @@ def test_a_merge_that_dies_before_indexing_leaves_a_backlog_the_next_merge_index
     builds."""
     from warehouse import load
 
-    db, index = warehouse, ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
-                            "SELECT article_id, words FROM search_docs ORDER BY ALL")
+    db = warehouse
 
     def dies(*args: Any) -> None:
         raise RuntimeError("the process died")
@@ -197,9 +196,9 @@ def test_a_merge_that_dies_before_indexing_leaves_a_backlog_the_next_merge_index
     load_run(reference, run_info("r1"), make_batch([0, 1, 2]), T0)
     with reading(db) as con, reading(reference) as whole:
         assert _staged(con) == 0
-        assert ([con.execute(sql).fetchall() for sql in index]
-                == [whole.execute(sql).fetchall() for sql in index])
-        assert len(con.execute(index[1]).fetchall()) == 3
+        assert ([con.execute(sql).fetchall() for sql in SEARCH_INDEX]
+                == [whole.execute(sql).fetchall() for sql in SEARCH_INDEX])
+        assert len(con.execute(SEARCH_INDEX[1]).fetchall()) == 3
     assert table_checksums(db) == table_checksums(reference)
 
 
@@ -579,11 +578,10 @@ def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, m
     load_run(sliced, run_info("r1"), batch, T0)
     with writing(sliced) as con:
         assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("61.0 MiB",)
-    index = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
-             "SELECT article_id, words FROM search_docs ORDER BY ALL")
     assert table_checksums(sliced) == table_checksums(at_once)
-    assert [sql_rows(sliced, sql) for sql in index] == [sql_rows(at_once, sql) for sql in index]
-    assert len(sql_rows(sliced, index[1])) == len(batch.articles) > 7 * 8
+    assert ([sql_rows(sliced, sql) for sql in SEARCH_INDEX]
+            == [sql_rows(at_once, sql) for sql in SEARCH_INDEX])
+    assert len(sql_rows(sliced, SEARCH_INDEX[1])) == len(batch.articles) > 7 * 8
 
 
 def test_a_load_over_its_memory_limit_is_one_clear_error_and_a_rerun_loads_it_once(
