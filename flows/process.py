@@ -18,6 +18,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 
+from config import memory
 from expectations import quality
 from expectations.validate import Validation
 from expectations.validator import start as start_validation
@@ -131,5 +132,14 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     quality.check_drift(validation, batch.articles,
                         quality.drift_threshold() if drift_threshold is None else drift_threshold,
                         profile.name)
-    done = stage(db, run, assemble(fetches, batch, validation))
-    return done if done is not None else merge(db, run.run_id)[run.run_id]
+    loading = assemble(fetches, batch, validation)
+    # From here `loading` alone holds the batch, and after the stage nothing does: the merge
+    # reads it from the staging tables. The memory that frees goes back to the system.
+    del batch, validation
+    memory.give_back()
+    done = stage(db, run, loading)
+    if done is not None:
+        return done
+    del loading
+    memory.give_back()
+    return merge(db, run.run_id)[run.run_id]
