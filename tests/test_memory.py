@@ -1,7 +1,8 @@
-"""config/memory.py: what a step frees goes back to the system."""
+"""config/memory.py: Arrow on glibc's heap, and what a step frees goes back to the system."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,12 +31,14 @@ ALLOCATIONS = {
     # 400,000 objects of 600 bytes (glibc's heap, not Python's small-object arenas), all
     # freed but the last, which keeps the top of the heap in use: glibc's `free` alone
     # returns none of it.
-    "glibc's heap": "held = [bytes(600) for _ in range(400_000)]\n"
+    "Python objects": "held = [bytes(600) for _ in range(400_000)]\n"
+                      "last = held.pop()\n"
+                      "held.clear()",
+    # Arrow's arrays of 60 kB, in glibc's heap too (below the size glibc maps on its own);
+    # on Arrow's own pool (mimalloc) they were kept by it, and none returned.
+    "Arrow arrays": "import pyarrow\n"
+                    "held = [pyarrow.array([b'x' * 600] * 100) for _ in range(4000)]\n"
                     "last = held.pop()\n"
-                    "held.clear()",
-    # Arrow's pool (mimalloc, in the wheels) keeps what it frees for reuse.
-    "Arrow's pool": "import pyarrow\n"
-                    "held = [pyarrow.array([b'x' * 600] * 1000) for _ in range(400)]\n"
                     "held.clear()",
 }
 
@@ -46,3 +49,31 @@ def test_give_back_returns_what_was_freed_to_the_system(allocate):
     answer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert float(answer.stdout) > 150  # MiB, of the some 240 freed
+
+
+_POOLS = """
+import subprocess, sys
+sys.path.insert(0, {root!r})
+{first}
+import config
+import pyarrow
+child = "import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+print(pyarrow.default_memory_pool().backend_name,
+      subprocess.run([sys.executable, "-c", child], capture_output=True, text=True).stdout)
+"""
+
+
+@pytest.mark.parametrize("chosen, first, expected", [
+    (None, "", "system system"),
+    (None, "import pyarrow", "system system"),  # Arrow imported before config
+    ("jemalloc", "", "jemalloc jemalloc"),
+])
+def test_arrow_allocates_from_glibc_in_a_process_and_the_ones_it_starts(chosen, first,
+                                                                         expected):
+    """Unless the environment names Arrow's pool: that one is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    answer = subprocess.run([sys.executable, "-c", _POOLS.format(root=str(ROOT), first=first)],
+                            capture_output=True, text=True, check=True, env=env)
+    assert answer.stdout.split() == expected.split()
