@@ -5,10 +5,10 @@
   also allocates from glibc (Python objects, DuckDB's results, pandas' buffers), each kept
   memory the other could not reuse. On its system pool the two share one heap: judging a
   10k batch in Great Expectations' process peaked at 369 MiB against 416–432
-  (docs/performance.md, "Arrow on glibc's heap"). `arrow_on_glibc` runs as `config` is
-  imported, before any stage allocates, and the processes a process starts inherit it
-  through the environment. A pool the environment names ($ARROW_DEFAULT_MEMORY_POOL) is
-  left as it is.
+  (docs/performance.md, "Freed memory handed back, and Arrow on glibc's heap").
+  `arrow_on_glibc` runs as `config` is imported, before any stage allocates, and the
+  processes a process starts inherit it through the environment. A pool the environment
+  names ($ARROW_DEFAULT_MEMORY_POOL) is left as it is.
 - **What a step freed goes back before the next one allocates** (`give_back`). glibc returns
   to the system only what lies at the top of a heap, and a freed batch lies below what is
   still held; `malloc_trim` returns every wholly free page (dask.distributed calls it for the
