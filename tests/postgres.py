@@ -48,7 +48,8 @@ def cluster(root: Path, port: int, durable: bool = False) -> Iterator[dict[str, 
                    check=True, capture_output=True)
     server_process = subprocess.Popen(_as_server_user([
         str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-        "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}"]),
+        "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}",
+        "-c", "max_connections=300"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pid_file = data / "postmaster.pid"
     try:
@@ -71,7 +72,13 @@ def cluster(root: Path, port: int, durable: bool = False) -> Iterator[dict[str, 
 
 
 def create_database(server: dict[str, str | int], name: str) -> str:
-    """A new database on the cluster; its DuckLake catalog string."""
-    subprocess.run([f"{server['bin']}/createdb", "-h", str(server["host"]), "-p",
-                    str(server["port"]), "-U", USER, name], check=True, capture_output=True)
+    """A new database on the cluster; its DuckLake catalog string.
+
+    It is copied from template0, which takes no connections: copying template1 fails while
+    anything else is connected to it. A failure says what createdb said."""
+    done = subprocess.run([f"{server['bin']}/createdb", "-h", str(server["host"]), "-p",
+                           str(server["port"]), "-U", USER, "-T", "template0", name],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"createdb {name} failed: {done.stderr.strip()}")
     return f"postgres:dbname={name} host={server['host']} port={server['port']} user={USER}"
