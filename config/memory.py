@@ -27,8 +27,9 @@ ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 
 
 def arrow_on_glibc() -> None:
-    """Arrow's system pool, in this process and those it starts, unless $ARROW_POOL names
-    another. Arrow reads the variable when it is first imported; once imported, it is told."""
+    """Arrow's system pool, in this process and those it starts, unless
+    $ARROW_DEFAULT_MEMORY_POOL names another. Arrow reads the variable when it is first
+    imported; once imported, it is told."""
     if os.environ.setdefault(ARROW_POOL, "system") != "system":
         return
     arrow = sys.modules.get("pyarrow")

@@ -44,22 +44,6 @@ SEARCH_INDEX = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
                 "SELECT article_id, words FROM search_docs ORDER BY ALL")
 
 
-# The files that take longest, in the order the workers take them (pyproject.toml passes
-# --no-loadscope-reorder): each worker starts on a long file, and the short ones fill in at
-# the end. xdist's own order (most tests first) left test_fanout.py's two long tests for last,
-# to run alone for minutes while two workers had nothing left (docs/operations.md, "Tests").
-SLOWEST_FILES = ("test_lake.py", "test_fanout.py", "test_deploy.py", "test_hardening.py",
-                 "test_commands.py", "test_crash.py", "test_incremental.py",
-                 "test_warehouse.py", "test_quality.py", "test_cli.py", "test_import.py",
-                 "test_server.py", "test_unseen_markup.py", "test_style.py", "test_soak.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest files first (`SLOWEST_FILES`), the others after them in their own order."""
-    rank = {name: place for place, name in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
