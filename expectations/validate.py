@@ -56,7 +56,7 @@ def _context() -> Any:
         logging.getLogger(name).setLevel(logging.ERROR)  # it announces temp dirs at INFO
     context = gx.get_context(mode="ephemeral")
     # GX takes the plain mapping its config file would hold.
-    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+    context.variables.progress_bars = {"globally": False}
     return context
 
 
