@@ -39,6 +39,10 @@ for _variable in ("NEWSCORPUS_DB", "NEWSCORPUS_DATA_DIR", "NEWSCORPUS_WAREHOUSE"
 from demosite.corpus import build_site  # noqa: E402
 from demosite.server import RunningSite, start  # noqa: E402
 
+# The session server's services that only deployments, workers and automations use.
+IDLE_SERVICES = ("SCHEDULER", "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "REPOSSESSOR",
+                 "CANCELLATION_CLEANUP", "CLEANUP_RECONCILER", "TRIGGERS", "DB_VACUUM")
+
 # The whole search index, in order: what tests compare between two loads.
 SEARCH_INDEX = ("SELECT article_id, term, tf FROM search_terms ORDER BY ALL",
                 "SELECT article_id, words FROM search_docs ORDER BY ALL")
@@ -100,12 +104,16 @@ def prefect_server() -> Iterator[str]:
 
     A plain `prefect server start`, as for a user who configures a server without `newscorpus
     deploy`: it has no concurrency limits, so a command killed by a test holds no slot that
-    its rerun must wait for.
+    its rerun must wait for. Of its services, only those that record what runs report are
+    on: the others act on deployments, schedules, workers and automations, which only the
+    servers of test_deploy.py and test_fanout.py have, and polled an idle server at about
+    twice the CPU.
     """
     from prefect_pool import start_server, stop
 
     port = free_port()
-    server = start_server({**os.environ, "PREFECT_API_URL": ""}, port)
+    idle = {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_SERVICES}
+    server = start_server({**os.environ, "PREFECT_API_URL": "", **idle}, port)
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     yield os.environ["PREFECT_API_URL"]
     del os.environ["PREFECT_API_URL"]

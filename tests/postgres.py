@@ -46,6 +46,8 @@ def cluster(root: Path, port: int, durable: bool = False) -> Iterator[dict[str, 
     subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", USER,
                                     "--auth=trust", "-E", "UTF8", "--no-sync"]),
                    check=True, capture_output=True)
+    # 300 connections, not PostgreSQL's 100: one cluster serves a test worker's lake
+    # catalogs, their concurrent backfills and readers, and Prefect's server on PostgreSQL.
     server_process = subprocess.Popen(_as_server_user([
         str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
         "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}",
