@@ -2,9 +2,10 @@
 environment overrides (config/settings.py).
 
 Every process of newscorpus imports this package before its stages allocate, so Arrow's
-allocator is chosen here (config/memory.py).
+allocator and glibc's number of heaps are chosen here (config/memory.py).
 """
 
 from config import memory
 
 memory.arrow_on_glibc()
+memory.few_arenas()

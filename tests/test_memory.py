@@ -77,3 +77,56 @@ def test_arrow_allocates_from_glibc_in_a_process_and_the_ones_it_starts(chosen, 
     answer = subprocess.run([sys.executable, "-c", _POOLS.format(root=str(ROOT), first=first)],
                             capture_output=True, text=True, check=True, env=env)
     assert answer.stdout.split() == expected.split()
+
+
+# Eight threads that allocate at once, then the number of glibc heaps ("arenas") the process
+# has, as `malloc_info` reports them: without a limit, glibc gives each such thread its own.
+_ARENAS = """
+import ctypes, ctypes.util, subprocess, sys, tempfile, threading
+sys.path.insert(0, {root!r})
+{first}
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+started = threading.Barrier(8)
+
+def allocate():
+    held = [bytes(600) for _ in range(1000)]  # beyond Python's small objects: malloc's
+    started.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+report = tempfile.mktemp()
+out = libc.fopen(report.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(out))
+libc.fclose(ctypes.c_void_p(out))
+print(open(report).read().count("<heap nr="))
+{then}
+"""
+# The same count, in a process that this one starts.
+_IN_A_CHILD = ("subprocess.run([sys.executable, '-c', {script!r}], check=True)")
+
+
+@pytest.mark.parametrize("chosen, first, expected", [
+    (None, "import config", 2),
+    (None, "", None),  # the limit is config's: without it, a heap per thread (9 here)
+    ("4", "import config", 4),  # a number the environment names is kept
+])
+def test_a_process_has_at_most_two_heaps_and_so_have_the_ones_it_starts(chosen, first,
+                                                                       expected):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if chosen:
+        env["MALLOC_ARENA_MAX"] = chosen
+    child = _ARENAS.format(root=str(ROOT), first="", then="")
+    script = _ARENAS.format(root=str(ROOT), first=first,
+                            then=_IN_A_CHILD.format(script=child))
+    answer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, env=env)
+    heaps = [int(n) for n in answer.stdout.split()]
+    assert len(heaps) == 2
+    if expected is None:
+        assert min(heaps) > 4
+    else:
+        assert heaps == [expected, expected]
