@@ -47,7 +47,7 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_the_demo(tmp_path):
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
                                  "NEWSCORPUS_DEMO_PORT": str(free_port()),
                                  "PREFECT_HOME": str(tmp_path / "prefect"),
-                                 "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"})
+                                 "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "240"})
     assert result.returncode == 0, result.stderr[-3000:]
     summary = result.stdout.splitlines()[-1]
     assert '"status": "completed"' in summary and '"new": 0' not in summary
