@@ -7,7 +7,9 @@ all of it stayed through staging and the merge, which peaked on top of it
 the load begins; the flow's process never imports GX at all.
 
 `start` spawns the child and has it import GX (seconds) while the crawl or the extraction
-workers run, so that it is ready when the batch is; `validate_apart` hands it the batch. A
+workers run, so that it is ready when the batch is; `validate_apart` hands it the batch,
+`HAND_OVER` rows at a time: the batch pickled whole was a second copy of its text in the
+flow's process while it was sent (+218 MiB at 50k articles, the run's peak then). A
 child that judged a batch of `KEEP_BELOW` rows or more exits then; one that judged a smaller
 batch, which leaves it little to keep, waits for the next: a backfill judges a batch per
 chunk, and a new child for each took twice the backfill's time (docs/performance.md).
@@ -26,8 +28,10 @@ import pandas as pd
 from expectations.validate import Validation, import_gx, validate, validate_with_gx
 
 KEEP_BELOW = 5_000  # rows
+HAND_OVER = 2_500  # rows
 _lock = threading.Lock()
 _child: ProcessPoolExecutor | None = None  # started, and waiting for a batch
+_received: list[pd.DataFrame] = []  # in the child: the slices of the batch handed over so far
 
 
 def start() -> None:
@@ -56,7 +60,9 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
             _child = None
     assert child is not None
     try:
-        return child.submit(validate_with_gx, articles, params).result()
+        for first in range(0, len(articles), HAND_OVER):  # the child takes tasks in order
+            child.submit(_receive, articles.iloc[first:first + HAND_OVER], first == 0)
+        return child.submit(_judge_received, params).result()
     except BrokenProcessPool as error:
         with _lock:
             if _child is child:
@@ -66,3 +72,17 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
     finally:
         if child is not _child:
             child.shutdown(wait=True)
+
+
+def _receive(part: pd.DataFrame, first: bool) -> None:
+    """In the child: keep a slice of the batch (the first one forgets any batch before)."""
+    if first:
+        _received.clear()
+    _received.append(part)
+
+
+def _judge_received(params: dict[str, Any]) -> Validation:
+    """In the child: judge the batch that the slices handed over make up."""
+    articles = pd.concat(_received)
+    _received.clear()
+    return validate_with_gx(articles, params)

@@ -108,8 +108,8 @@ def prefect_server() -> Iterator[str]:
     deploy`: it has no concurrency limits, so a command killed by a test holds no slot that
     its rerun must wait for. Of its services, only those that record what runs report are
     on: the others act on deployments, schedules, workers and automations, which only the
-    servers of test_deploy.py and test_fanout.py have, and polled an idle server at about
-    twice the CPU.
+    servers of test_deploy.py and test_fanout.py have. With them on, an idle server took 1.7
+    times the CPU (3.5% of a core against 2.1%, over 120 s).
     """
     from prefect_pool import start_server, stop
 

@@ -64,6 +64,18 @@ def test_validation_apart_answers_as_in_process_and_its_process_ends(batch, monk
     assert child_pids() <= before  # the kept child is gone, and no other is left
 
 
+def test_a_batch_handed_over_in_slices_is_judged_whole(batch, monkeypatch):
+    """The child judges the batch that all the slices make up: a spoilt row in the last
+    slice is found, and the shares are of the whole batch, as in this process."""
+    batch.loc[len(batch) - 1, "body"] = ""
+    here = validate_with_gx(batch, PARAMS)
+    monkeypatch.setattr(validator, "HAND_OVER", 7)  # 40 rows: six slices, the last of 5
+    apart = validator.validate_apart(batch, PARAMS)
+    assert set(apart.reasons) == {*batch["article_id"][:2], batch["article_id"].iloc[-1]}
+    assert apart.reasons == here.reasons
+    assert _records(apart.results) == _records(here.results)
+
+
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
     validator.start()
     [child] = {p.pid for p in multiprocessing.active_children()
