@@ -9,10 +9,10 @@ the load begins; the flow's process never imports GX at all.
 `start` spawns the child and has it import GX (seconds) while the crawl or the extraction
 workers run, so that it is ready when the batch is; `validate_apart` hands it the batch,
 `HAND_OVER` rows at a time: the batch pickled whole was a second copy of its text in the
-flow's process while it was sent (+218 MiB at 50k articles, the run's peak then). A
-child that judged a batch of `KEEP_BELOW` rows or more exits then; one that judged a smaller
-batch, which leaves it little to keep, waits for the next: a backfill judges a batch per
-chunk, and a new child for each took twice the backfill's time (docs/performance.md).
+flow's process while it was sent (+218 MiB at 50k articles). A child that judged a batch of
+`KEEP_BELOW` rows or more exits then; one that judged a smaller batch, which leaves it little
+to keep, waits for the next: a backfill judges a batch per chunk, and a new child for each
+took twice the backfill's time (docs/performance.md).
 """
 
 from __future__ import annotations
