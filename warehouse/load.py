@@ -51,15 +51,15 @@ MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
 # at every chunk of a backfill, where every article is new. They run only when some do.
 WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "update_changed_articles": "updated",
                    "touch_seen_articles": "unchanged"}
-# Articles at a time: staging appends STAGE_SLICE of them at once, and the merge indexes
-# INDEX_SLICE for search at once, each slice in a transaction of its own, so that neither
-# holds a whole batch's worth of work in memory besides what the transaction keeps
-# (measured: docs/performance.md, "Where the memory goes", "The search index after the
-# merge", and "Two heaps and smaller index slices": 1,000 took 15-22 MiB off a 10k run's
-# peak against 2,500; 500 took no more off). Staging 48k articles in one transaction grew
-# the process by 336-342 MiB with 10,000-article slices, 189-191 with 2,500 and 182 with
-# 1,000, which took a quarter longer ("Smaller staging slices").
+# Articles at a time, so that neither step holds a whole batch's worth of work in memory
+# besides what its transaction keeps (docs/performance.md, "Where the memory goes").
+# Staging appends STAGE_SLICE at once, all in the stage's one transaction: 48k articles grew
+# the process by 336-342 MiB with 10,000, 189-191 with 2,500, and 182 with 1,000, which took
+# a quarter longer ("Smaller staging slices").
 STAGE_SLICE = 2500
+# The merge indexes INDEX_SLICE for search at once, each slice in a transaction of its own:
+# 1,000 took 15-22 MiB off a 10k run's peak against 2,500, and 500 took no more off ("The
+# search index after the merge", "Two heaps and smaller index slices").
 INDEX_SLICE = 1000
 # How often a transaction is tried while its commit conflicts with another writer's (a lake).
 COMMIT_ATTEMPTS = 8
