@@ -138,13 +138,28 @@ def validate(articles: pd.DataFrame, params: dict[str, Any],
              ) -> Validation:
     """Validate a batch; `params` fills the suites' $PARAMETERs (url_pattern, founded, now, …).
 
-    `articles` carries the record's columns plus the computed `weekday_agrees` and `tag_count`.
-    A batch of no rows is judged here; any other, by `judge` (default `validate_with_gx`, in
-    this process; the flows use expectations/validator.py).
+    `articles` carries the record's columns plus the computed `weekday_agrees` and `tag_count`;
+    the judge is handed only those the suites read (`judged_columns`). A batch of no rows is
+    judged here; any other, by `judge` (default `validate_with_gx`, in this process; the
+    flows use expectations/validator.py).
     """
     if articles.empty and (empty := _empty_batch_results(params)) is not None:
         return empty
-    return (judge or validate_with_gx)(articles, params)
+    return (judge or validate_with_gx)(articles[judged_columns(articles)], params)
+
+
+def judged_columns(articles: pd.DataFrame) -> list[str]:
+    """The columns of `articles` that the suites read: those they name, and the article id
+    and tags that the rows of the tags suite are made of. Only these are handed to GX: the
+    others (provenance, labels, captions...) only made the batch larger to hand over and to
+    hold (docs/performance.md, "The suites' columns only")."""
+    named = {"article_id", "tags"}
+    for name in ("articles", "tags"):
+        for spec in _suite_json(name)["expectations"]:
+            kwargs = spec["kwargs"]
+            named |= {kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs}
+            named |= set(kwargs.get("column_list", []))
+    return [column for column in articles.columns if column in named]
 
 
 def validate_with_gx(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:

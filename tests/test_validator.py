@@ -17,7 +17,7 @@ import pytest
 from conftest import articles_frame, child_pids
 
 from expectations import validator
-from expectations.validate import validate_with_gx
+from expectations.validate import Validation, validate, validate_with_gx
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
@@ -74,6 +74,22 @@ def test_a_batch_handed_over_in_slices_is_judged_whole(batch, monkeypatch):
     assert set(apart.reasons) == {*batch["article_id"][:2], batch["article_id"].iloc[-1]}
     assert apart.reasons == here.reasons
     assert _records(apart.results) == _records(here.results)
+
+
+def test_great_expectations_is_handed_only_the_columns_the_suites_read(batch):
+    """Columns no expectation names stay behind, and the answers are those of the whole."""
+    handed: list[list[str]] = []
+
+    def judge(frame: pd.DataFrame, params: dict[str, Any]) -> Validation:
+        handed.append(list(frame.columns))
+        return validate_with_gx(frame, params)
+
+    judged = validate(batch, PARAMS, judge=judge)
+    assert {"provenance", "labels", "image_caption", "content_hash"}.isdisjoint(handed[0])
+    assert {"article_id", "tags", "url", "body", "tag_count", "weekday_agrees"} <= set(handed[0])
+    whole = validate_with_gx(batch, PARAMS)
+    assert judged.reasons == whole.reasons
+    assert _records(judged.results) == _records(whole.results)
 
 
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
