@@ -50,6 +50,15 @@ def archive(two_runs: dict[str, Any]) -> Archive:
                    starts=starts)
 
 
+def _torn(archive: Archive) -> int:
+    """Where, among the fetched records, the one the tests cut: the largest of the middle
+    half, so that records come before and after it and half its length is in its body. The
+    middle record itself was once a record of 455 bytes, whose half was in its header."""
+    fetched = archive["fetched"]
+    middle = range(len(fetched) // 4, 3 * len(fetched) // 4)
+    return max(middle, key=lambda n: fetched[n].length)
+
+
 def _content_end(data: bytes, start: int, end: int) -> int:
     """Where a record's content (all but the CRLFs that close it) can be decoded from
     data[start:where]: past it, only those CRLFs and the gzip trailer are missing."""
@@ -75,7 +84,7 @@ def _read(path: Path) -> tuple[list[Response], ArchiveReadError | None]:
 @pytest.mark.parametrize("where", ["in the body", "in the header", "at a record's end"])
 def test_a_cut_archive_gives_its_whole_records_then_names_file_and_offset(
         archive, where, tmp_path):
-    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    torn = archive["fetched"][_torn(archive)]
     cut = {"in the body": torn.offset + torn.length // 2, "in the header": torn.offset + 12,
            "at a record's end": torn.offset}[where]
     path = tmp_path / "cut.warc.gz"
@@ -104,7 +113,7 @@ def test_a_cut_record_is_not_read_at_its_offset_either(archive, tmp_path):
 
 
 def test_extract_on_a_cut_or_garbage_warc_prints_what_is_whole_and_exits_1(archive, tmp_path):
-    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    torn = archive["fetched"][_torn(archive)]
     cut = tmp_path / "cut.warc.gz"
     cut.write_bytes(archive["data"][:torn.offset + torn.length // 2])
     result = newscorpus("extract", "--site", "demo", "--jobs", "1", str(cut), cwd=tmp_path)
@@ -197,7 +206,7 @@ def test_an_uncompressed_warc_is_checked_the_same(archive, tmp_path):
     plain.write_bytes(gzip.decompress(archive["data"]))
     read, error = _read(plain)
     assert error is None and [r.body for r in read] == list(archive["bodies"].values())
-    torn = read[len(read) // 2]
+    torn = read[_torn(archive)]  # the same record: the file's records in the same order
     plain.write_bytes(plain.read_bytes()[:torn.offset + len(torn.body) // 2])
     cut, error = _read(plain)
     assert [r.offset for r in cut] == [r.offset for r in read if r.offset < torn.offset]
@@ -218,7 +227,7 @@ def test_archive_verify_passes_a_crawl_and_names_what_is_wrong_in_a_damaged_one(
 
     run = tmp_path / "archive" / "demo" / archive["warc"].parent.name
     shutil.copytree(archive["warc"].parent, run)
-    torn = archive["fetched"][len(archive["fetched"]) // 2]
+    torn = archive["fetched"][_torn(archive)]
     (run / WARC_NAME).write_bytes(archive["data"][:torn.offset + torn.length // 2])
     events = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
     for event in events:  # the second response, listed under another URL

@@ -41,7 +41,9 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             fetches = fetch_table(run_dir)
             followed = following.finish(fetches)
             early = following.extracted_early
-            assert len(workers) == following.workers
+            # Python starts a pool's processes as the work needs them: fewer than its size
+            # when the crawl hands chunks over slower than they are extracted.
+            assert 1 <= len(workers) <= following.workers
             assert not workers & child_pids()
 
             following.restart()  # as a retried crawl does: read the archive from its start
