@@ -9,10 +9,12 @@ the load begins; the flow's process never imports GX at all.
 `start` spawns the child and has it import GX (seconds) while the crawl or the extraction
 workers run, so that it is ready when the batch is; `validate_apart` hands it the batch,
 `HAND_OVER` rows at a time: the batch pickled whole was a second copy of its text in the
-flow's process while it was sent (+218 MiB at 50k articles). A child that judged a batch of
-`KEEP_BELOW` rows or more exits then; one that judged a smaller batch, which leaves it little
-to keep, waits for the next: a backfill judges a batch per chunk, and a new child for each
-took twice the backfill's time (docs/performance.md).
+flow's process while it was sent (+218 MiB at 50k articles). The child judges the rows as
+they arrive and keeps only the narrow columns the whole-batch expectations read
+(`Judging`), so neither process holds the whole batch's text for validation. A child that
+judged a batch of `KEEP_BELOW` rows or more exits then; one that judged a smaller batch,
+which leaves it little to keep, waits for the next: a backfill judges a batch per chunk,
+and a new child for each took twice the backfill's time (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from expectations.validate import Validation, import_gx, validate, validate_with_gx
+from expectations.validate import Judging, Validation, import_gx, validate
 
 KEEP_BELOW = 5_000  # rows
 HAND_OVER = 2_500  # rows
 _lock = threading.Lock()
 _child: ProcessPoolExecutor | None = None  # started, and waiting for a batch
-_received: list[pd.DataFrame] = []  # in the child: the slices of the batch handed over so far
+_judging: Judging | None = None  # in the child: the batch whose slices are being handed over
 
 
 def start() -> None:
@@ -60,9 +62,9 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
             _child = None
     assert child is not None
     try:
-        for first in range(0, len(articles), HAND_OVER):  # the child takes tasks in order
-            child.submit(_receive, articles.iloc[first:first + HAND_OVER], first == 0)
-        return child.submit(_judge_received, params).result()
+        for first in range(0, len(articles) or 1, HAND_OVER):  # the child takes tasks in order
+            child.submit(_receive, articles.iloc[first:first + HAND_OVER], params, first == 0)
+        return child.submit(_judge_received).result()
     except BrokenProcessPool as error:
         with _lock:
             if _child is child:
@@ -74,15 +76,19 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
             child.shutdown(wait=True)
 
 
-def _receive(part: pd.DataFrame, first: bool) -> None:
-    """In the child: keep a slice of the batch (the first one forgets any batch before)."""
+def _receive(part: pd.DataFrame, params: dict[str, Any], first: bool) -> None:
+    """In the child: judge a slice of the batch as it arrives (the first one starts a new
+    batch, and forgets any before)."""
+    global _judging
     if first:
-        _received.clear()
-    _received.append(part)
+        _judging = Judging(params)
+    assert _judging is not None
+    _judging.add(part)
 
 
-def _judge_received(params: dict[str, Any]) -> Validation:
-    """In the child: judge the batch that the slices handed over make up."""
-    articles = pd.concat(_received)
-    _received.clear()
-    return validate_with_gx(articles, params)
+def _judge_received() -> Validation:
+    """In the child: the validation of the batch that the slices handed over make up."""
+    global _judging
+    judging, _judging = _judging, None
+    assert judging is not None
+    return judging.result()

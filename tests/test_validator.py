@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from conftest import articles_frame, child_pids
 
+from expectations import validate as validate_module
 from expectations import validator
-from expectations.validate import Validation, validate, validate_with_gx
+from expectations.validate import Validation, validate, validate_with_gx, whole_batch_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
@@ -74,6 +75,38 @@ def test_a_batch_handed_over_in_slices_is_judged_whole(batch, monkeypatch):
     assert set(apart.reasons) == {*batch["article_id"][:2], batch["article_id"].iloc[-1]}
     assert apart.reasons == here.reasons
     assert _records(apart.results) == _records(here.results)
+
+
+def test_a_batch_judged_a_slice_at_a_time_is_judged_as_a_whole(batch, monkeypatch):
+    """Row expectations judge 7 rows at a time, and their counts and shares are summed; the
+    whole-batch ones still see every row: a duplicate URL or title across slices is found,
+    and a `mostly` share is of the batch. The answers are GX's on the batch in one piece."""
+    batch.loc[3, "url"] = batch.loc[30, "url"]
+    batch.loc[35, "title"] = batch.loc[15, "title"]
+    batch.loc[12, "body"] = "text <b>bold</b> more"
+    batch.loc[20, "published_at"] = pd.Timestamp("2150-01-01", tz="UTC")
+    batch.loc[25, "modified_at"] = batch.loc[25, "published_at"] - pd.Timedelta(days=1)
+    batch.loc[26:29, "modified_at"] = None
+    batch.loc[33, "tags"] = ["Not A Slug", "fine"]
+    batch.loc[38, "lang"] = "xx"
+    batch.loc[10:31, "has_jsonld"] = False
+    monkeypatch.setattr(validate_module, "SLICE", len(batch))
+    whole = validate_with_gx(batch, PARAMS)
+    monkeypatch.setattr(validate_module, "SLICE", 7)
+    sliced = validate_with_gx(batch, PARAMS)
+    assert sliced.reasons == whole.reasons
+    assert _records(sliced.results) == _records(whole.results)
+    failed = set(whole.results.loc[~whole.results["success"], "reason"])
+    assert {"url is not unique in the batch", "tag is not a clean slug", "body contains markup",
+            "modified_at is before published_at", "title duplicates another article of the batch",
+            "more than half of the batch has no JSON-LD"} <= failed, failed
+    assert set(whole.reasons) == set(batch["article_id"][[0, 1, 3, 12, 20, 25, 30]])
+
+
+def test_the_whole_batch_expectations_keep_only_narrow_columns(batch):
+    kept = whole_batch_columns(batch)
+    assert {"url", "title", "article_id", "tags"} <= set(kept)
+    assert {"body", "subtitle", "published_at"}.isdisjoint(kept)
 
 
 def test_great_expectations_is_handed_only_the_columns_the_suites_read(batch):
