@@ -62,8 +62,11 @@ def _in_child(articles: pd.DataFrame, params: dict[str, Any]) -> Validation:
             _child = None
     assert child is not None
     try:
-        for first in range(0, len(articles) or 1, HAND_OVER):  # the child takes tasks in order
-            child.submit(_receive, articles.iloc[first:first + HAND_OVER], params, first == 0)
+        received = [child.submit(_receive, articles.iloc[first:first + HAND_OVER], params,
+                                 first == 0)  # the child takes tasks in order
+                    for first in range(0, len(articles) or 1, HAND_OVER)]
+        for slice_received in received:  # a slice it could not judge is the batch's error
+            slice_received.result()
         return child.submit(_judge_received).result()
     except BrokenProcessPool as error:
         with _lock:

@@ -18,7 +18,13 @@ from conftest import articles_frame, child_pids
 
 from expectations import validate as validate_module
 from expectations import validator
-from expectations.validate import Validation, validate, validate_with_gx, whole_batch_columns
+from expectations.validate import (
+    SuiteError,
+    Validation,
+    validate,
+    validate_with_gx,
+    whole_batch_columns,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"url_pattern": "^http", "founded": "2000-01-01T00:00:00+00:00",
@@ -123,6 +129,19 @@ def test_great_expectations_is_handed_only_the_columns_the_suites_read(batch):
     whole = validate_with_gx(batch, PARAMS)
     assert judged.reasons == whole.reasons
     assert _records(judged.results) == _records(whole.results)
+
+
+def test_an_expectation_that_errors_in_the_validation_process_is_the_batchs_error(batch):
+    """Rows that a row expectation cannot judge (no weekday_agrees column) raise as they are
+    judged, while the slices still arrive (a batch of SLICE rows, all judged then): the
+    error reaches the flow, rather than a validation without that expectation."""
+    large = pd.concat([batch.assign(article_id=batch["article_id"] + f"-{copy}",
+                                    url=batch["url"] + f"?{copy}")
+                       for copy in range(validate_module.SLICE // len(batch) + 1)],
+                      ignore_index=True).iloc[:validate_module.SLICE]
+    with pytest.raises(SuiteError, match="weekday_agrees"):
+        validator.validate_apart(large.drop(columns=["weekday_agrees"]), PARAMS)
+    assert validator.validate_apart(batch, PARAMS).reasons.keys() == set(batch["article_id"][:2])
 
 
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
