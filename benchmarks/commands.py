@@ -43,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import child, serve_demo  # noqa: E402 - after the path is set
 
 SIDES = ("newscorpus run", "bare scrapy", "trafilatura", "news-please")
@@ -159,7 +160,7 @@ def run_round(base: str, truth: dict[str, Any], work: Path, number: int,
 
 
 def measure(articles: int, runs: int, news_please: Path) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-commands-bench-"))
+    work = scratch.folder("newscorpus-commands-bench-")
     (work / "trafilatura.cfg").write_text(_TRAFILATURA_SETTINGS, encoding="utf-8")
     server, base = serve_demo(articles)
     try:

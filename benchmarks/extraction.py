@@ -33,7 +33,6 @@ import pickle
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -47,6 +46,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import report, serve_demo  # noqa: E402
 
 SIDES = ("profile", "generic", "trafilatura", "trafilatura fast")
@@ -138,7 +138,7 @@ def accuracy(found: list[Fields], truth: list[dict[str, Any]]) -> dict[str, floa
 
 
 def measure(articles: int, runs: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-extraction-bench-"))
+    work = scratch.folder("newscorpus-extraction-bench-")
     server, base = serve_demo(articles)
     try:
         truth = json.loads(_get(f"{base}/__truth__?bodies=1"))

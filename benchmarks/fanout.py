@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import report, serve_demo  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def measure(articles: int, worker_counts: list[int], rounds: int) -> dict[str, A
     import postgres as pg
     from conftest import free_port
 
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-fanout-bench-"))
+    work = scratch.folder("newscorpus-fanout-bench-")
     site, base = serve_demo(articles)
     try:
         with urllib.request.urlopen(f"{base}/__truth__", timeout=60) as answer:

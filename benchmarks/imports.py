@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 import urllib.request
 from datetime import datetime
@@ -40,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import child, report, serve_demo  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def measure(articles: int, rounds: int) -> dict[str, Any]:
     from demosite.foreign_warc import ESPRESO, FOREIGN, write_foreign_warc
     from warehouse.db import connect
 
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-import-bench-"))
+    work = scratch.folder("newscorpus-import-bench-")
     server, base = serve_demo(articles)
     try:
         with urllib.request.urlopen(f"{base}/__truth__", timeout=60) as answer:

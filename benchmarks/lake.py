@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import DAILY_TAG_COUNTS, report, serve_demo  # noqa: E402
 
 # The reader: times QUERY in a loop until the stop file appears; one JSON list of
@@ -144,7 +145,7 @@ def measure(articles: int, rounds: int) -> dict[str, Any]:
     import postgres as pg
     from conftest import free_port
 
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-lake-bench-"))
+    work = scratch.folder("newscorpus-lake-bench-")
     site, base = serve_demo(articles)
     try:
         batch, run = crawled_batch(base, work)

@@ -24,7 +24,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import serve_demo  # noqa: E402 - after the path is set
 
 STEPS = ("extract_pages", "split_batch", "validate_batch", "stage", "merge")
@@ -78,7 +78,7 @@ def _recorded(name: str, call: Callable[..., Any], sampler: Sampler,
 
 
 def measure(articles: int, base_url: str | None = None) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-memory-bench-"))
+    work = scratch.folder("newscorpus-memory-bench-")
     os.environ.update({"PREFECT_HOME": str(work / "prefect"), "PREFECT_LOGGING_LEVEL": "WARNING"})
     os.environ.pop("PREFECT_API_URL", None)
     from config import server, settings

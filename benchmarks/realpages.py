@@ -18,7 +18,6 @@ import gzip
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import scratch  # noqa: E402 - after the path is set
 
 _WARM = 20  # pages of the other set run before timing
 # (name, set, field scored): each one side of the comparison.
@@ -103,7 +104,7 @@ def main() -> int:
         _one_side(args.realpages, *SIDES[args.side], args.site, args.out)
         return 0
 
-    work = Path(tempfile.mkdtemp(prefix="realpages-"))
+    work = scratch.folder("realpages-")
     rates: dict[int, list[float]] = {i: [] for i in range(len(SIDES))}
     predicted: dict[int, str] = {}
     for run in range(args.runs):

@@ -25,13 +25,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import child, serve_demo  # noqa: E402 - after the path is set
 from tests.conftest import free_port  # noqa: E402
 
@@ -53,7 +53,7 @@ WAYS = ("cold", "server")
 
 
 def measure(articles: int, runs: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-reprocess-bench-"))
+    work = scratch.folder("newscorpus-reprocess-bench-")
     env = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
            "PREFECT_HOME": str(work / "prefect"), "NEWSCORPUS_DATA_DIR": str(work / "data")}
     envs = {"cold": env, "server": {**env, "PREFECT_HOME": str(work / "prefect-server")}}

@@ -24,7 +24,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -35,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import scratch  # noqa: E402 - after the path is set
+
 for key, value in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
                    "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
@@ -163,7 +165,7 @@ def measure(articles: int, sample: int, backfill: bool) -> dict[str, Any]:
     from warehouse.db import connect
     from warehouse.load import RunInfo, load_run
 
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-bench-"))
+    work = scratch.folder("newscorpus-bench-")
     os.environ["PREFECT_HOME"] = str(work / "prefect")
     server, base = serve_demo(articles)
     out: dict[str, Any] = {"articles": articles, "machine": os.uname().machine,

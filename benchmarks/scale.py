@@ -22,7 +22,6 @@ import json
 import math
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import scratch  # noqa: E402 - after the path is set
 from benchmarks.run import measure_backfill, serve_demo  # noqa: E402 - after the path is set
 
 
@@ -99,7 +99,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 200000])
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="newscorpus-scale-bench-"))
+    work = scratch.folder("newscorpus-scale-bench-")
     rows = []
     for articles in sorted(args.sizes):
         rows.append(measure(articles, work))
