@@ -63,12 +63,13 @@ print(json.dumps(timed))
 QUERY = f"SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM ({DAILY_TAG_COUNTS}))"
 
 
-def crawled_batch(base: str, work: Path) -> tuple[Any, Any]:
-    """The demo site crawled, extracted, cleaned, validated and assembled: one Batch, and
-    the RunInfo of its run."""
+def crawled_batch(base: str, work: Path) -> tuple[Any, Any, Any]:
+    """The demo site crawled, extracted, cleaned, validated and assembled: one Batch, the
+    RunInfo of its run, and the extraction, whose end removes the batch's rows."""
     from expectations import quality
     from expectations.validate import validate
     from extract.clean import split_duplicates
+    from extract.parts import Parts
     from extract.workers import ArchiveExtraction
     from flows.process import assemble
     from sites import load_profile
@@ -86,14 +87,14 @@ def crawled_batch(base: str, work: Path) -> tuple[Any, Any]:
                     "--log-level", "WARNING"], cwd=ROOT, check=True)
     profile = load_profile("demo", base)
     fetches = fetch_table(crawl)
-    with ArchiveExtraction(profile) as extraction:
-        batch = split_duplicates(extraction.finish(fetches))
+    extraction = ArchiveExtraction(profile, crawl)
+    batch = split_duplicates(extraction.finish(fetches).keys)
     now = datetime.now(UTC)
-    validation = validate(quality.validation_frame(batch.articles, profile),
+    validation = validate(quality.validation_frame(Parts(batch.articles).read(), profile),
                           quality.validation_params(profile, now))
     run = RunInfo(run_id="bench", site="demo", base_url=base, mode="full", started_at=now,
                   timezone=profile.timezone, archive_dir=str(crawl))
-    return assemble(fetches, batch, validation), run
+    return assemble(fetches, batch, validation), run, extraction
 
 
 def timed_load(corpus: Any, run: Any, batch: Any) -> dict[str, float]:
@@ -142,16 +143,21 @@ def lake_round(server: dict[str, Any], work: Path, number: int, run: Any,
 
 
 def measure(articles: int, rounds: int) -> dict[str, Any]:
-    import postgres as pg
-    from conftest import free_port
-
     work = scratch.folder("newscorpus-lake-bench-")
     site, base = serve_demo(articles)
     try:
-        batch, run = crawled_batch(base, work)
+        batch, run, extraction = crawled_batch(base, work)
     finally:
         site.terminate()
         site.wait(timeout=30)
+    with extraction:
+        return _loads(batch, run, work, articles, rounds)
+
+
+def _loads(batch: Any, run: Any, work: Path, articles: int, rounds: int) -> dict[str, Any]:
+    import postgres as pg
+    from conftest import free_port
+
     rows = {"articles": len(batch.articles), "fetches": len(batch.fetches),
             "quarantine": len(batch.quarantine), "validation": len(batch.validation)}
     out: dict[str, Any] = {"articles": articles, "batch": rows, "cpus": os.cpu_count(),

@@ -8,12 +8,18 @@ the records, extracts and cleans them. So most pages are done while the crawl ru
 core it leaves idle; the workers run at a lower priority, so that they never slow the crawl
 down. `finish` then takes the run's fetch table, the final word on which responses count, and
 does what is left.
+
+A worker writes its chunk's cleaned rows to a Parquet part in the extraction's folder and
+hands back only their keys (extract/parts.py): the rows stay on disk until the load reads
+them, and the folder is removed when the extraction ends.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +33,7 @@ import pandas as pd
 from config import settings
 from extract.article import extract_article
 from extract.clean import clean_rows
+from extract.parts import Parts, write_part
 from extract.record import Article
 from sites import SiteProfile
 from spiders.archive_reader import read_payloads
@@ -39,8 +46,9 @@ ArchivedPage = tuple[str, int, str]  # WARC file, offset, URL
 SavedPage = tuple[bytes, str, SiteProfile, str | None]  # body, URL, profile, Content-Type
 
 
-def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile) -> pd.DataFrame:
-    """Cleaned rows of archived pages (of one WARC file), indexed by (WARC file, offset)."""
+def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile, folder: str) -> pd.DataFrame:
+    """Cleaned rows of archived pages (of one WARC file), written to a part in `folder`; their
+    keys (`extract.parts.KEYS`), indexed by (WARC file, offset)."""
     urls = {offset: url for _, offset, url in pages}
     warc_file = pages[0][0]
     records, offsets = [], []
@@ -49,7 +57,8 @@ def extract_chunk(pages: list[ArchivedPage], profile: SiteProfile) -> pd.DataFra
         offsets.append(page.offset)
     index = pd.MultiIndex.from_arrays([[warc_file] * len(offsets), offsets],
                                       names=["warc_file", "warc_offset"])
-    return clean_rows(records).set_axis(index)
+    part = Path(folder) / f"{uuid.uuid4().hex}.parquet"
+    return write_part(clean_rows(records), part).set_axis(index)
 
 
 def to_extract(fetches: pd.DataFrame) -> pd.DataFrame:
@@ -104,12 +113,14 @@ class ArchiveExtraction:
     def __init__(self, profile: SiteProfile, run_dir: Path | None = None,
                  workers: int | None = None) -> None:
         """`run_dir`: the crawl's folder, whose manifest events `add` is handed as the crawl
-        runs. `workers`: processes (default $NEWSCORPUS_EXTRACT_WORKERS, else one per core);
-        0 extracts in this process, in `finish`."""
+        runs, and where the parts are written (else in the system's temporary folder).
+        `workers`: processes (default $NEWSCORPUS_EXTRACT_WORKERS, else one per core); 0
+        extracts in this process, in `finish`."""
         self.profile, self.run_dir = profile, run_dir
         self.workers = settings.extract_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
-        self._chunks: list[tuple[set[tuple[str, int]], Future[pd.DataFrame]]] = []
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._chunks: list[tuple[set[tuple[str, int]], Future[pd.DataFrame]]] = []  # keys
         self._waiting: dict[str, list[ArchivedPage]] = defaultdict(list)
         self.extracted_early = 0  # pages handed over before `finish`
 
@@ -120,6 +131,17 @@ class ArchiveExtraction:
                  trace: TracebackType | None) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    @property
+    def folder(self) -> str:
+        """Where the parts go: made at the first chunk (a crawl's folder, once it exists)."""
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(
+                prefix="rows-", dir=self.run_dir if self.run_dir and self.run_dir.is_dir()
+                else None)
+        return self._folder.name
 
     @property
     def handed_over(self) -> int:
@@ -145,11 +167,12 @@ class ArchiveExtraction:
                 self._submit(pages[:CHUNK])
                 del pages[:CHUNK]
 
-    def finish(self, fetches: pd.DataFrame) -> pd.DataFrame:
-        """Cleaned rows of every page `fetches` leaves to extract, in archive order.
+    def finish(self, fetches: pd.DataFrame) -> Parts:
+        """Cleaned rows of every page `fetches` leaves to extract, in archive order; they
+        stay readable until the extraction ends.
 
         Pages handed over that `fetches` does not list (a later answer for the same URL
-        superseded them) are dropped; listed pages not handed over yet are extracted now.
+        superseded them) are left out; listed pages not handed over yet are extracted now.
         """
         todo = to_extract(fetches)
         files = {name: rank for rank, name in enumerate(dict.fromkeys(todo["warc_file"]))}
@@ -160,7 +183,7 @@ class ArchiveExtraction:
         missing = [page for page in wanted if (page[0], page[1]) not in handed]
         self.extracted_early = len(wanted) - len(missing)
         if not wanted:
-            return clean_rows([])
+            return Parts.empty()
         # A few pages are not worth starting processes for.
         here = not self.workers or (self._pool is None and len(missing) <= CHUNK)
         frames = []
@@ -168,7 +191,8 @@ class ArchiveExtraction:
             pages = [page for page in missing if page[0] == name]
             for start in range(0, len(pages), CHUNK):
                 if here:
-                    frames.append(extract_chunk(pages[start:start + CHUNK], self.profile))
+                    frames.append(extract_chunk(pages[start:start + CHUNK], self.profile,
+                                                self.folder))
                 else:
                     self._submit(pages[start:start + CHUNK])
         frames += [future.result() for _, future in self._chunks]
@@ -180,10 +204,10 @@ class ArchiveExtraction:
         frames.clear()
         order = pd.MultiIndex.from_tuples([page[:2] for page in wanted],
                                           names=["warc_file", "warc_offset"])
-        return rows.loc[order].reset_index(drop=True)
+        return Parts(rows.loc[order].reset_index(drop=True))
 
     def _submit(self, pages: list[ArchivedPage]) -> None:
         if self._pool is None:
             self._pool = worker_pool(self.workers, nice=True)
-        future = self._pool.submit(extract_chunk, list(pages), self.profile)
+        future = self._pool.submit(extract_chunk, list(pages), self.profile, self.folder)
         self._chunks.append(({(f, o) for f, o, _ in pages}, future))

@@ -10,7 +10,7 @@ bookkeeping on the Prefect server cost 0.8 s a run (a third of a run that finds 
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from expectations.validate import Validation
 from expectations.validator import start as start_validation
 from expectations.validator import validate_apart
 from extract.clean import CleanBatch, split_duplicates
+from extract.parts import Parts
 from extract.workers import ArchiveExtraction, to_extract
 from flows.runs import merge, unwalked
 from reports import progress
@@ -34,33 +35,31 @@ from warehouse.load import Batch, RunInfo, stage_run
 
 
 @task(cache_policy=NO_CACHE)
-def extract_pages(fetches: pd.DataFrame, profile: SiteProfile,
-                  extraction: ArchiveExtraction | None = None) -> pd.DataFrame:
+def extract_pages(fetches: pd.DataFrame, extraction: ArchiveExtraction) -> Parts:
     """Extract and clean every archived article page that answered 200, in worker processes.
 
-    `extraction` followed the crawl and holds the pages it did while the crawl ran.
+    `extraction` may have followed the crawl, and holds the pages it did while the crawl ran.
     """
-    with ExitStack() as stack:
-        if extraction is None:
-            extraction = stack.enter_context(ArchiveExtraction(profile))
-        with progress.bar("Extracting"):
-            rows = extraction.finish(fetches)
+    with progress.bar("Extracting"):
+        rows = extraction.finish(fetches)
     early = f" ({extraction.extracted_early} while the crawl ran)" if extraction.run_dir else ""
     get_run_logger().info("Extracted %d articles%s", len(rows), early)
     return rows
 
 
 @task(cache_policy=NO_CACHE)
-def split_batch(rows: pd.DataFrame) -> CleanBatch:
-    """The cleaned rows, with those that repeat an earlier row's article id set apart."""
-    return split_duplicates(rows)
+def split_batch(rows: Parts) -> CleanBatch:
+    """The cleaned rows' keys, with those that repeat an earlier row's article id set apart."""
+    return split_duplicates(rows.keys)
 
 
 @task(cache_policy=NO_CACHE)
 def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
                    db: Target) -> Validation:
+    """The batch's articles judged by the suites, read from their parts one part at a time."""
     volume = quality.volume_bounds(state.recent_volume(db, profile.name, run.mode), run.mode)
-    result = validate_apart(quality.validation_frame(batch.articles, profile),
+    result = validate_apart((quality.validation_frame(rows, profile)
+                             for rows in Parts(batch.articles).frames()),
                             quality.validation_params(profile, run.started_at, volume))
     failed = result.results[~result.results["success"]]
     for row in failed.itertuples():
@@ -73,17 +72,21 @@ def validate_batch(batch: CleanBatch, profile: SiteProfile, run: RunInfo,
 def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -> Batch:
     """Split the cleaned batch into rows to load and rows to quarantine, and mark each fetch.
 
-    Fetch rows that come quarantined already (an import's record that repeats an earlier
-    record's URL) are held with their error as the reason, and their fetch row as the record.
+    The batch holds its rows' keys; only the rows quarantined are read whole, for their
+    records. Fetch rows that come quarantined already (an import's record that repeats an
+    earlier record's URL) are held with their error as the reason, and their fetch row as
+    the record.
     """
     articles = batch.articles
     reasons = dict(validation.reasons)
     held = articles["article_id"].isin(list(reasons))
-    duplicates = batch.duplicates.assign(
-        reasons=[[f"duplicate: same canonical URL as an article of this run ({u})"]
-                 for u in batch.duplicates["canonical_url"]])
+    failed = Parts(articles[held]).read()
+    duplicates = Parts(batch.duplicates).read()
     quarantined = pd.concat([
-        articles[held].assign(reasons=articles[held]["article_id"].map(reasons)), duplicates,
+        failed.assign(reasons=failed["article_id"].map(reasons)),
+        duplicates.assign(
+            reasons=[[f"duplicate: same canonical URL as an article of this run ({u})"]
+                     for u in duplicates["canonical_url"]]),
     ], ignore_index=True)
     repeated = fetches[fetches["outcome"] == "quarantined"]
     quarantine = pd.DataFrame({
@@ -102,7 +105,7 @@ def assemble(fetches: pd.DataFrame, batch: CleanBatch, validation: Validation) -
     quarantined_urls = set(quarantined["url"])
     fetches.loc[extracted, "outcome"] = fetches.loc[extracted, "final_url"].map(
         lambda u: "quarantined" if u in quarantined_urls else "loaded")
-    return Batch(articles[~held].reset_index(drop=True), fetches, quarantine,
+    return Batch(Parts(articles[~held].reset_index(drop=True)), fetches, quarantine,
                  validation.results)
 
 
@@ -119,7 +122,8 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
                     extraction: ArchiveExtraction | None = None) -> dict[str, Any]:
     """Archived responses -> extract -> clean -> validate -> stage -> merge, for one run.
 
-    `extraction`, when the caller had it follow the crawl, holds the pages already done.
+    `extraction`, when the caller had it follow the crawl, holds the pages already done; it
+    holds the batch's rows on disk until the caller ends it, so through the stage.
 
     When a critical expectation fails for more than `drift_threshold` of the batch (default
     $NEWSCORPUS_DRIFT_THRESHOLD or 0.5), nothing is loaded: DriftError, which carries the
@@ -127,17 +131,18 @@ def process_archive(profile: SiteProfile, run: RunInfo, fetches: pd.DataFrame, d
     """
     if not to_extract(fetches).empty:
         start_validation()  # GX is imported while the extraction workers work
-    batch = split_batch(unwalked(extract_pages(fetches, profile, unwalked(extraction))))
-    validation = validate_batch(batch, profile, run, db)
-    quality.check_drift(validation, batch.articles,
-                        quality.drift_threshold() if drift_threshold is None else drift_threshold,
-                        profile.name)
-    loading = assemble(fetches, batch, validation)
-    # From here `loading` alone holds the batch, and after the stage nothing does: the merge
-    # reads it from the staging tables. The memory that frees goes back to the system.
-    del batch, validation
-    memory.give_back()
-    done = stage(db, run, loading)
+    with (nullcontext(extraction) if extraction is not None
+          else ArchiveExtraction(profile)) as pages:
+        batch = split_batch(unwalked(extract_pages(fetches, unwalked(pages))))
+        validation = validate_batch(batch, profile, run, db)
+        quality.check_drift(validation, batch.articles, quality.drift_threshold()
+                            if drift_threshold is None else drift_threshold, profile.name)
+        loading = assemble(fetches, batch, validation)
+        # From here `loading` alone holds the batch's keys, and after the stage nothing does:
+        # the merge reads it from the staging tables. What that frees goes back to the system.
+        del batch, validation
+        memory.give_back()
+        done = stage(db, run, loading)
     if done is not None:
         return done
     del loading

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 from demosite import render
@@ -341,3 +342,35 @@ def test_the_headline_is_placed_by_its_element_not_by_a_repeat_of_its_text():
     record = extract_article(html, f"{BASE}/a", load_profile("generic"))
     assert record.published_at.date().isoformat() == "2022-01-12"
     assert record.provenance["published_at"] == "textdate"
+
+
+def test_rows_written_to_a_part_read_back_as_cleaning_made_them(tmp_path):
+    """What the load and the quarantine records read is what cleaning made: missing text
+    stays None (not NaN, which a JSON record cannot hold), lists stay lists, provenance a
+    dict, times the same instants; and a selection reads back in the batch's order."""
+    import json
+
+    from extract.clean import clean_rows
+    from extract.parts import Parts, write_part
+
+    records = [extract_article(*page(index), PROFILE) for index in range(6)]
+    records[1] = replace(records[1], title=None, published_at=None, modified_at=None, tags=[],
+                         authors=[], provenance={})
+    rows = clean_rows(records)
+    first = write_part(rows.iloc[:4], tmp_path / "a.parquet")
+    second = write_part(rows.iloc[4:].reset_index(drop=True), tmp_path / "b.parquet")
+    parts = Parts(pd.concat([second, first], ignore_index=True))  # another order than written
+    back = parts.read()
+    expected = pd.concat([rows.iloc[4:], rows.iloc[:4]], ignore_index=True)
+    assert list(back.columns) == list(rows.columns)
+
+    def values(frame: pd.DataFrame) -> str:  # any missing value as None
+        return json.dumps(frame.astype(object).where(frame.notna(), None).to_dict("records"),
+                          default=str)
+    assert values(back) == values(expected)
+    assert "NaN" not in json.dumps(back.to_dict("records"), default=str)
+    assert back.loc[3, "title"] is None and back.loc[3, "tags"] == []  # records[1]
+    chosen = parts.take(parts.keys["article_id"].isin(rows["article_id"].iloc[[0, 5]]))
+    assert list(chosen.read()["article_id"]) == list(rows["article_id"].iloc[[5, 0]])
+    assert chosen.files == [str(tmp_path / "b.parquet"), str(tmp_path / "a.parquet")]
+    assert Parts.empty().read().columns.tolist() == rows.columns.tolist()

@@ -8,6 +8,7 @@ workers must be gone once the rows are in.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 from conftest import child_pids
@@ -39,7 +40,7 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             assert crawler.returncode == 0
             following.add(manifest.new_events())
             fetches = fetch_table(run_dir)
-            followed = following.finish(fetches)
+            followed = following.finish(fetches).read()
             early = following.extracted_early
             # Python starts a pool's processes as the work needs them: fewer than its size
             # when the crawl hands chunks over slower than they are extracted.
@@ -51,11 +52,16 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             assert following.handed_over >= CHUNK
             following.restart()  # and forget what was handed over
             assert following.handed_over == 0
-            again = following.finish(fetches)
+            again = following.finish(fetches).read()
             assert following.extracted_early == 0
+        assert not list(run_dir.glob("rows-*"))  # the parts go with the extraction
     finally:
         site.stop()
-    after = ArchiveExtraction(profile, workers=0).finish(fetches)
+    with ArchiveExtraction(profile, workers=0) as here:
+        after = here.finish(fetches).read()
+        parts = Path(here.folder)
+        assert list(parts.glob("*.parquet"))
+    assert not parts.exists()
     todo = (fetches["kind"] == "article") & fetches["outcome"].isna()
     assert len(after) == todo.sum() > 1000
     assert handed_during_crawl >= CHUNK

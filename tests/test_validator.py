@@ -57,27 +57,30 @@ def test_validation_apart_answers_as_in_process_and_its_process_ends(batch, monk
     KEEP_BELOW rows or more exits (here KEEP_BELOW is the batch's size)."""
     here = validate_with_gx(batch, PARAMS)
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
-    validator.validate_apart(batch, PARAMS)  # ends any child an earlier test left waiting
+    validator.validate_apart([batch], PARAMS)  # ends any child an earlier test left waiting
     before = child_pids()
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch) + 1)
-    apart = validator.validate_apart(batch, PARAMS)
+    apart = validator.validate_apart([batch], PARAMS)
     kept = child_pids() - before
     assert len(kept) == 1
     assert apart.reasons == here.reasons
     assert set(apart.reasons) == set(batch["article_id"][:2])
     assert _records(apart.results) == _records(here.results)
     monkeypatch.setattr(validator, "KEEP_BELOW", len(batch))
-    assert validator.validate_apart(batch, PARAMS).reasons == here.reasons
+    assert validator.validate_apart([batch], PARAMS).reasons == here.reasons
     assert child_pids() <= before  # the kept child is gone, and no other is left
 
 
 def test_a_batch_handed_over_in_slices_is_judged_whole(batch, monkeypatch):
-    """The child judges the batch that all the slices make up: a spoilt row in the last
-    slice is found, and the shares are of the whole batch, as in this process."""
+    """The child judges the batch that all the slices make up, whatever frames the caller
+    reads it in: a spoilt row in the last slice is found, and the shares are of the whole
+    batch, as in this process."""
     batch.loc[len(batch) - 1, "body"] = ""
     here = validate_with_gx(batch, PARAMS)
     monkeypatch.setattr(validator, "HAND_OVER", 7)  # 40 rows: six slices, the last of 5
-    apart = validator.validate_apart(batch, PARAMS)
+    monkeypatch.setattr(validator, "IN_FLIGHT", 1)
+    read = [batch.iloc[start:start + 3] for start in range(0, len(batch), 3)]  # as parts are
+    apart = validator.validate_apart(read, PARAMS)
     assert set(apart.reasons) == {*batch["article_id"][:2], batch["article_id"].iloc[-1]}
     assert apart.reasons == here.reasons
     assert _records(apart.results) == _records(here.results)
@@ -140,8 +143,8 @@ def test_an_expectation_that_errors_in_the_validation_process_is_the_batchs_erro
                        for copy in range(validate_module.SLICE // len(batch) + 1)],
                       ignore_index=True).iloc[:validate_module.SLICE]
     with pytest.raises(SuiteError, match="weekday_agrees"):
-        validator.validate_apart(large.drop(columns=["weekday_agrees"]), PARAMS)
-    assert validator.validate_apart(batch, PARAMS).reasons.keys() == set(batch["article_id"][:2])
+        validator.validate_apart([large.drop(columns=["weekday_agrees"])], PARAMS)
+    assert validator.validate_apart([batch], PARAMS).reasons.keys() == set(batch["article_id"][:2])
 
 
 def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets_another(batch):
@@ -150,8 +153,8 @@ def test_a_validation_process_that_dies_is_a_clear_error_and_the_next_batch_gets
                if p.name.startswith("SpawnProcess")}
     os.kill(child, signal.SIGKILL)
     with pytest.raises(RuntimeError, match="validation process ended before it answered"):
-        validator.validate_apart(batch, PARAMS)
-    assert validator.validate_apart(batch, PARAMS).reasons.keys() == set(batch["article_id"][:2])
+        validator.validate_apart([batch], PARAMS)
+    assert validator.validate_apart([batch], PARAMS).reasons.keys() == set(batch["article_id"][:2])
 
 
 def test_a_run_never_imports_great_expectations_in_its_own_process(demo, truth, tmp_path,

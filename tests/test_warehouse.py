@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from demosite.corpus import build_site
 from expectations.validate import RESULT_COLUMNS
 from extract.article import extract_article
 from extract.clean import clean
+from extract.parts import Parts, write_part
 from extract.record import CORPUS_COLUMNS
 from sites import load_profile
 from spiders.fetches import FETCH_COLUMNS
@@ -43,6 +45,7 @@ BASE = "http://127.0.0.1:9"
 PROFILE = load_profile("demo", BASE)
 SITE = build_site(60)
 T0 = datetime(2025, 2, 10, 10, 0, tzinfo=UTC)
+PARTS = tempfile.TemporaryDirectory(prefix="parts-")  # the batches' rows, as extraction writes
 
 
 def make_batch(indices: list[int], edit: int | None = None) -> Batch:
@@ -54,13 +57,14 @@ def make_batch(indices: list[int], edit: int | None = None) -> Batch:
             record = replace(record, body=record.body + "\n\nAn edit.")
         records.append(record)
     articles = clean(records).articles
+    part = Path(tempfile.mkdtemp(dir=PARTS.name)) / "part.parquet"
     fetches = pd.DataFrame({
         "url": articles["url"], "kind": "article", "status": 200, "error": None,
         "fetched_at": T0.isoformat(), "warc_file": "crawl.warc.gz", "warc_offset": 0,
         "warc_length": 1, "etag": None, "last_modified": None, "content_type": "text/html",
         "attempts": 1, "final_url": articles["url"], "article_id": articles["article_id"],
         "outcome": "loaded"}, columns=FETCH_COLUMNS)
-    return Batch(articles, fetches,
+    return Batch(Parts(write_part(articles, part)), fetches,
                  pd.DataFrame(columns=["article_id", "url", "reasons", "record"]),
                  pd.DataFrame(columns=RESULT_COLUMNS))
 
@@ -381,11 +385,11 @@ def test_a_load_rewrites_rows_in_place_only_when_its_run_has_such_articles(
 def test_a_held_back_page_is_released_when_a_later_run_loads_it(warehouse):
     db = warehouse
     held = make_batch([0, 1])
-    page = held.articles.iloc[[1]]
-    held = Batch(held.articles.iloc[[0]], held.fetches.assign(
-        outcome=["loaded", "quarantined"]), pd.DataFrame({
-            "article_id": page["article_id"], "url": page["url"],
-            "reasons": [["published_at is missing"]], "record": ["{}"]}), held.validation)
+    page = held.articles.keys.iloc[[1]]
+    loaded = held.articles.take(held.articles.keys["url"] != page["url"].iloc[0])
+    held = Batch(loaded, held.fetches.assign(outcome=["loaded", "quarantined"]), pd.DataFrame({
+        "article_id": page["article_id"], "url": page["url"],
+        "reasons": [["published_at is missing"]], "record": ["{}"]}), held.validation)
     first = load_run(db, run_info("r1"), held, T0)
     assert (first["new"], first["quarantined"]) == (1, 1)
     later = T0 + timedelta(hours=1)
@@ -564,15 +568,13 @@ def test_a_written_file_gets_small_row_groups_and_spills_beside_itself(tmp_path)
 
 
 def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, monkeypatch):
-    """Staging appends STAGE_SLICE articles at a time, the merge indexes INDEX_SLICE at a time,
-    and a load into a DuckDB file holds DuckDB to $NEWSCORPUS_LOAD_MEMORY: none of it changes
-    what is loaded or indexed."""
+    """The merge indexes INDEX_SLICE at a time, and a load into a DuckDB file holds DuckDB to
+    $NEWSCORPUS_LOAD_MEMORY: neither changes what is loaded or indexed."""
     from warehouse import load
 
     batch = make_batch(list(range(60)))
     at_once, sliced = tmp_path / "at-once.duckdb", tmp_path / "sliced.duckdb"
     load_run(at_once, run_info("r1"), batch, T0)
-    monkeypatch.setattr(load, "STAGE_SLICE", 9)
     monkeypatch.setattr(load, "INDEX_SLICE", 7)
     monkeypatch.setenv("NEWSCORPUS_LOAD_MEMORY", "64MB")
     load_run(sliced, run_info("r1"), batch, T0)

@@ -2,7 +2,8 @@
 
 - **Stage.** The run appends its whole batch to the staging tables (migrations/006), in one
   transaction, insert-only and without the write lock, so many writers stage at once; a
-  commit conflict is retried.
+  commit conflict is retried. The articles are read from the Parquet parts the extraction
+  wrote (extract/parts.py), not from the flow's memory.
 - **Merge.** One merge step at a time (the write lock of `warehouse.db.writing`, and under
   Prefect the global concurrency limit of flows/runs.py) publishes every staged run, oldest
   first, each in one transaction: articles merged by id (replaced texts kept in
@@ -18,7 +19,6 @@ one, flows/runs.py). The same protocol runs on a DuckDB file and on a lake.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import uuid
@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from extract.parts import Parts
 from warehouse import queries
 from warehouse.db import Target, load_fts, rollback, writing
 
@@ -51,12 +52,6 @@ MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
 # at every chunk of a backfill, where every article is new. They run only when some do.
 WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "update_changed_articles": "updated",
                    "touch_seen_articles": "unchanged"}
-# Articles at a time, so that neither step holds a whole batch's worth of work in memory
-# besides what its transaction keeps (docs/performance.md, "Where the memory goes").
-# Staging appends STAGE_SLICE at once, all in the stage's one transaction: 48k articles grew
-# the process by 336-342 MiB with 10,000, 189-191 with 2,500, and 182 with 1,000, which took
-# a quarter longer ("Smaller staging slices").
-STAGE_SLICE = 2500
 # The merge indexes INDEX_SLICE for search at once, each slice in a transaction of its own:
 # 1,000 took 15-22 MiB off a 10k run's peak against 2,500, and 500 took no more off ("The
 # search index after the merge", "Two heaps and smaller index slices").
@@ -87,7 +82,7 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class Batch:
-    articles: pd.DataFrame    # cleaned rows that passed every critical expectation
+    articles: Parts           # cleaned rows that passed every critical expectation
     fetches: pd.DataFrame     # one row per requested URL, outcome loaded/quarantined/failed/None
     quarantine: pd.DataFrame  # article_id, url, reasons, record (JSON text)
     validation: pd.DataFrame  # expectations.validate.RESULT_COLUMNS
@@ -129,22 +124,22 @@ def stage_run(db_path: Target, run: RunInfo, batch: Batch,
               finished_at: datetime) -> dict[str, Any] | None:
     """Append the run's batch to the staging tables, in one transaction; returns the run's
     summary instead when it has completed already (nothing is staged then)."""
-    articles = batch.articles.assign(provenance=batch.articles["provenance"].map(json.dumps))
     params = {**run.params(), "finished_at": finished_at}
     with writing(db_path, lock=False) as con:
         if _completed(con, run.run_id):
             return _summary(con, run.run_id)
         for name, frame in (("batch_fetches", batch.fetches),
                             ("batch_quarantine", batch.quarantine),
-                            ("batch_validation", batch.validation)):
+                            ("batch_validation", batch.validation),
+                            ("batch_rows", batch.articles.keys[["part_file", "part_row"]])):
             con.register(name, frame)
         stage_id = uuid.uuid4().hex
 
         def statements() -> None:
             queries.run(con, "stage_run", **params, stage_id=stage_id)
-            for start in range(0, len(articles), STAGE_SLICE):
-                con.register("batch_articles", articles.iloc[start:start + STAGE_SLICE])
-                queries.run(con, "stage_articles", **params, stage_id=stage_id)
+            if len(batch.articles):
+                queries.run(con, "stage_articles", **params, stage_id=stage_id,
+                            parts=batch.articles.files)
         _transaction(con, statements)
     return None
 

@@ -40,8 +40,9 @@ SELECT $run_id, $stage_id, suite, expectation, "column", severity, success, unex
 FROM batch_validation;
 
 -- name: stage_articles
--- A slice of the batch's articles (warehouse/load.py registers each in turn), in the
--- transaction of stage_run.
+-- The batch's articles, in the transaction of stage_run: the rows that `batch_rows` names
+-- (warehouse/load.py registers it) of the Parquet parts the extraction wrote
+-- (extract/parts.py), read from the files as they are inserted.
 INSERT INTO articles_staging (
     article_id, url, canonical_url, title, subtitle, section, lang, published_at, modified_at,
     date_line, tags, labels, body, image_url, image_caption, has_jsonld, provenance, word_count,
@@ -52,7 +53,9 @@ SELECT article_id, url, canonical_url, title, subtitle, section, lang,
        has_jsonld, CAST(provenance AS JSON), word_count, content_hash,
        $run_id, CAST($started_at AS TIMESTAMPTZ), CAST(authors AS VARCHAR[]), $stage_id,
        published_precision
-FROM batch_articles;
+FROM read_parquet($parts, filename = true, file_row_number = true) AS part
+SEMI JOIN batch_rows
+    ON part.filename = batch_rows.part_file AND part.file_row_number = batch_rows.part_row;
 
 -- name: pending_stages
 -- Staged runs not yet merged, oldest first: the latest stage of each run.
