@@ -13,8 +13,9 @@ wrapped to record this process's RSS before and after it, and its highest RSS du
 sampled every 20 ms from /proc. The crawl and the extraction workers are processes of
 their own, not counted.
 
-A run's batch is held whole in this process, so what grows with the site shows here. Not a
-test: it asserts nothing, it reports.
+What the flow's process holds of a run (the batch's keys and fetch rows; its text is in
+Parquet parts on disk) and what DuckDB takes at the load show here, so what grows with the
+site does. Not a test: it asserts nothing, it reports.
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ _SPACES = f"[ {_OTHER_SPACES}]{{2,}}|[{_OTHER_SPACES}]"
 
 @dataclass(frozen=True)
 class CleanBatch:
-    articles: pd.DataFrame    # one row per article id, CORPUS_COLUMNS + VALIDATION_ONLY
+    """Cleaned rows split by article id: whole rows (`clean`), or in a run, the keys of rows
+    written to parts (extract/parts.py, `KEYS`)."""
+
+    articles: pd.DataFrame    # one row per article id
     duplicates: pd.DataFrame  # rows whose article id an earlier row already has
 
 

@@ -41,6 +41,7 @@ def test_pages_extracted_during_the_crawl_equal_those_extracted_after(tmp_path):
             following.add(manifest.new_events())
             fetches = fetch_table(run_dir)
             followed = following.finish(fetches).read()
+            assert Path(following.folder).parent == run_dir  # the parts beside the archive
             early = following.extracted_early
             # Python starts a pool's processes as the work needs them: fewer than its size
             # when the crawl hands chunks over slower than they are extracted.
