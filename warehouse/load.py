@@ -52,6 +52,10 @@ MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
 # at every chunk of a backfill, where every article is new. They run only when some do.
 WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "update_changed_articles": "updated",
                    "touch_seen_articles": "unchanged"}
+# Threads DuckDB reads the batch's Parquet parts with while it stages them: with two, their
+# readers' buffers grew the process by 110 MiB at 10k articles against 80 with one, for
+# 0.2 s more (by hand; docs/performance.md, "The batch in parts on disk").
+STAGE_THREADS = 1
 # The merge indexes INDEX_SLICE for search at once, each slice in a transaction of its own:
 # 1,000 took 15-22 MiB off a 10k run's peak against 2,500, and 500 took no more off ("The
 # search index after the merge", "Two heaps and smaller index slices").
@@ -140,7 +144,11 @@ def stage_run(db_path: Target, run: RunInfo, batch: Batch,
             if len(batch.articles):
                 queries.run(con, "stage_articles", **params, stage_id=stage_id,
                             parts=batch.articles.files)
-        _transaction(con, statements)
+        con.execute("SET threads = ?", [STAGE_THREADS])
+        try:
+            _transaction(con, statements)
+        finally:
+            con.execute("RESET threads")
     return None
 
 
