@@ -98,7 +98,7 @@ def _in_child(slices: Iterable[pd.DataFrame], params: dict[str, Any]) -> Validat
     with _lock:
         child, _child = _child, None
     assert child is not None
-    rows = 0
+    rows, keep = 0, True
     try:
         received: deque[Future[None]] = deque()
         for number, part in enumerate(slices):
@@ -111,13 +111,12 @@ def _in_child(slices: Iterable[pd.DataFrame], params: dict[str, Any]) -> Validat
             slice_received.result()
         return child.submit(_judge_received).result()
     except BrokenProcessPool as error:
-        child.shutdown(wait=False)
-        rows = KEEP_BELOW  # not to be kept
+        keep = False
         raise RuntimeError("the validation process ended before it answered (killed, or out "
                            "of memory?)") from error
     finally:
         with _lock:
-            if rows < KEEP_BELOW and _child is None:
+            if keep and rows < KEEP_BELOW and _child is None:
                 _child, child = child, None
         if child is not None:
             child.shutdown(wait=True)

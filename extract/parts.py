@@ -5,8 +5,8 @@ hand back only what the flow needs of every row to split and account for the bat
 article id, the URLs and where the row is. Validation then reads the rows a part at a time,
 quarantine reads the few rows it holds back, and the load reads the rest straight from the
 files (warehouse/sql/load.sql, `stage_articles`). So the flow's process never holds the
-text of the whole batch: at 50k articles that text was 150-200 MiB of the flow's peak
-(docs/performance.md, "The batch in parts on disk").
+text of the whole batch: at 50k articles, holding it made that process 141-158 MiB larger
+from extraction to the stage (docs/performance.md, "The batch in parts on disk").
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ KEYS = ("part_file", "part_row", "article_id", "url", "canonical_url")
 @dataclass(frozen=True)
 class Parts:
     """Rows of a batch: the narrow `KEYS` columns of each, in the batch's order; the rows
-    themselves are in the Parquet files that `part_file` names. A selection of the rows
-    (`take`) is another `Parts` over the same files."""
+    themselves are in the Parquet files that `part_file` names. Any selection of the keys'
+    rows is another `Parts` over the same files."""
 
     keys: pd.DataFrame
 
@@ -60,10 +60,6 @@ class Parts:
     def files(self) -> list[str]:
         """The parts that hold some of the rows, in the order of their first row."""
         return list(dict.fromkeys(self.keys["part_file"]))
-
-    def take(self, chosen: pd.Series) -> Parts:
-        """The rows where `chosen` (a boolean mask over `keys`) holds, in the same order."""
-        return Parts(self.keys[chosen.to_numpy()].reset_index(drop=True))
 
     def frames(self) -> Iterator[pd.DataFrame]:
         """The rows, whole, a part at a time (the rows of a part in the batch's order), each

@@ -120,7 +120,8 @@ class ArchiveExtraction:
         self.workers = settings.extract_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
-        self._chunks: list[tuple[set[tuple[str, int]], Future[pd.DataFrame]]] = []  # keys
+        # Each chunk handed over: its pages, and its rows' keys to come.
+        self._chunks: list[tuple[set[tuple[str, int]], Future[pd.DataFrame]]] = []
         self._waiting: dict[str, list[ArchivedPage]] = defaultdict(list)
         self.extracted_early = 0  # pages handed over before `finish`
 

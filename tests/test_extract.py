@@ -370,7 +370,7 @@ def test_rows_written_to_a_part_read_back_as_cleaning_made_them(tmp_path):
     assert values(back) == values(expected)
     assert "NaN" not in json.dumps(back.to_dict("records"), default=str)
     assert back.loc[3, "title"] is None and back.loc[3, "tags"] == []  # records[1]
-    chosen = parts.take(parts.keys["article_id"].isin(rows["article_id"].iloc[[0, 5]]))
+    chosen = Parts(parts.keys[parts.keys["article_id"].isin(rows["article_id"].iloc[[0, 5]])])
     assert list(chosen.read()["article_id"]) == list(rows["article_id"].iloc[[5, 0]])
     assert chosen.files == [str(tmp_path / "b.parquet"), str(tmp_path / "a.parquet")]
     assert Parts.empty().read().columns.tolist() == rows.columns.tolist()
