@@ -11,6 +11,7 @@
   extract in the flow's own process, after the crawl);
 - NEWSCORPUS_LOAD_MEMORY: what DuckDB may hold in memory while it writes a DuckDB file
   (default 512MB; the rest it spills to `<file>.tmp`);
+- NEWSCORPUS_STAGE_MEMORY: the same, while it stages a run's batch (default 64MB);
 - NEWSCORPUS_HOME: the project folder that a worker's flow runs start in (prefect.yaml's pull
   step; default this project's folder).
 """
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DEMO_PORT = 8765
@@ -58,14 +60,24 @@ def extract_workers() -> int:
     return int(value) if value else os.cpu_count() or 1
 
 
-DEFAULT_LOAD_MEMORY = "512MB"
+@dataclass(frozen=True)
+class MemoryLimit:
+    """DuckDB's `memory_limit` while it writes a DuckDB file, unless `variable` names another."""
+
+    variable: str
+    default: str
+
+    def value(self) -> str:
+        return os.environ.get(self.variable) or self.default
 
 
-def load_memory() -> str:
-    """DuckDB's `memory_limit` while it writes a DuckDB file. By default DuckDB takes up to 80%
-    of the machine's memory: a first load of 50k articles grew the process by 1.1 GiB in its
-    merge, most of it in indexing them for search."""
-    return os.environ.get("NEWSCORPUS_LOAD_MEMORY") or DEFAULT_LOAD_MEMORY
+# By default DuckDB takes up to 80% of the machine's memory: a first load of 50k articles grew
+# the process by 1.1 GiB in its merge, most of it in indexing them for search.
+LOAD_MEMORY = MemoryLimit("NEWSCORPUS_LOAD_MEMORY", "512MB")
+# The stage appends the batch from its Parquet parts, which DuckDB streams: at 64MB staging
+# 48,257 articles grew the process by 127 MiB, at 512MB by 264, in as long (by hand;
+# docs/performance.md, "The stage under a limit of its own").
+STAGE_MEMORY = MemoryLimit("NEWSCORPUS_STAGE_MEMORY", "64MB")
 
 
 DEFAULT_QUEUE_MEMORY = 5000

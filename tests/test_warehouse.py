@@ -586,14 +586,18 @@ def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, m
     assert len(sql_rows(sliced, SEARCH_INDEX[1])) == len(batch.articles) > 7 * 8
 
 
+@pytest.mark.parametrize("limit", ["NEWSCORPUS_STAGE_MEMORY", "NEWSCORPUS_LOAD_MEMORY"])
 def test_a_load_over_its_memory_limit_is_one_clear_error_and_a_rerun_loads_it_once(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, limit):
+    """The stage has a limit of its own; the error names the one that was too low."""
     db, batch = tmp_path / "corpus.duckdb", make_batch(list(range(60)))
-    monkeypatch.setenv("NEWSCORPUS_LOAD_MEMORY", "1MB")
-    with pytest.raises(WarehouseMemoryError, match="NEWSCORPUS_LOAD_MEMORY=1MB"):
+    monkeypatch.setenv(limit, "1MB")
+    with pytest.raises(WarehouseMemoryError, match=f"{limit}=1MB"):
         load_run(db, run_info("r1"), batch, T0)
     assert sql_rows(db, "SELECT count(*) FROM articles") == [(0,)]
-    monkeypatch.delenv("NEWSCORPUS_LOAD_MEMORY")
+    staged = sql_rows(db, "SELECT count(*) FROM articles_staging")
+    assert staged == [(0,)] if limit == "NEWSCORPUS_STAGE_MEMORY" else staged == [(60,)]
+    monkeypatch.delenv(limit)
     load_run(db, run_info("r1"), batch, T0)
     assert sql_rows(db, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(60, 60)]
     assert sql_rows(db, "SELECT status FROM crawl_runs") == [("completed",)]

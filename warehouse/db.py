@@ -87,7 +87,8 @@ class WarehouseStorageError(OSError):
 
 
 class WarehouseMemoryError(RuntimeError):
-    """DuckDB needed more memory than a load may take ($NEWSCORPUS_LOAD_MEMORY)."""
+    """DuckDB needed more memory than a load may take ($NEWSCORPUS_LOAD_MEMORY, or
+    $NEWSCORPUS_STAGE_MEMORY for a stage)."""
 
 
 class WarehouseReadOnlyError(PermissionError):
@@ -405,26 +406,29 @@ def reading(path: Target, wait: float | None = None,
 
 
 @contextmanager
-def writing(path: Target, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(path: Target, lock: bool = True,
+            memory: settings.MemoryLimit = settings.LOAD_MEMORY
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection (the database created and migrated) for a `with` block; a write
     that fails for want of space is a WarehouseStorageError that names the path. A lake's
     write lock is held for the whole block, unless `lock` is False: for inserts only, which
     DuckLake commits side by side (the load's staging).
 
-    On a DuckDB file, DuckDB holds at most $NEWSCORPUS_LOAD_MEMORY and spills the rest to
-    `<file>.tmp`, which only the file's one writer uses. A lake's connection is not limited:
-    its spill folder would be `.tmp` in the working directory, which writers may share."""
+    On a DuckDB file, DuckDB holds at most `memory` ($NEWSCORPUS_LOAD_MEMORY unless the caller
+    names another) and spills the rest to `<file>.tmp`, which only the file's one writer
+    uses. A lake's connection is not limited: its spill folder would be `.tmp` in the working
+    directory, which writers may share."""
     with lake_lock(path) if lock and isinstance(path, Lake) else contextlib.nullcontext():
         con = connect(path)
         try:
             if isinstance(path, Path):
-                con.execute("SET memory_limit = ?", [settings.load_memory()])
+                con.execute("SET memory_limit = ?", [memory.value()])
             yield con
         except duckdb.OutOfMemoryException as error:
             if isinstance(path, Path):
                 raise WarehouseMemoryError(
-                    f"writing {path} needed more memory than NEWSCORPUS_LOAD_MEMORY="
-                    f"{settings.load_memory()} lets DuckDB hold; nothing of that transaction "
+                    f"writing {path} needed more memory than {memory.variable}="
+                    f"{memory.value()} lets DuckDB hold; nothing of that transaction "
                     f"was written: raise it and rerun ({str(error).splitlines()[0]})") from error
             raise
         except duckdb.Error as error:

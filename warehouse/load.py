@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from config import settings
 from extract.parts import Parts
 from warehouse import queries
 from warehouse.db import Target, load_fts, rollback, writing
@@ -129,7 +130,7 @@ def stage_run(db_path: Target, run: RunInfo, batch: Batch,
     """Append the run's batch to the staging tables, in one transaction; returns the run's
     summary instead when it has completed already (nothing is staged then)."""
     params = {**run.params(), "finished_at": finished_at}
-    with writing(db_path, lock=False) as con:
+    with writing(db_path, lock=False, memory=settings.STAGE_MEMORY) as con:
         if _completed(con, run.run_id):
             return _summary(con, run.run_id)
         for name, frame in (("batch_fetches", batch.fetches),

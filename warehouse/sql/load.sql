@@ -162,13 +162,21 @@ SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM search_docs);
 -- their text from the staging table: no search of the corpus, which reads its text
 -- (corpus_backlog: at 200k articles, 0.15-0.43 s and some 200 MiB of DuckDB's buffers, at
 -- every chunk of a backfill).
-CREATE OR REPLACE TEMP TABLE backlog AS
-SELECT s.article_id, concat_ws(' ', s.title, s.subtitle, s.body) AS text,
-       hash(s.article_id) % 4 AS part
+-- Their ids first, then their text: in one statement, DuckDB built its hash join on the
+-- staged rows, text and all, once a run staged some 200k articles (1 GB; under a 128MB
+-- limit the merge failed, at 512MB it spilled, 93 s against 55 now).
+CREATE OR REPLACE TEMP TABLE backlog_ids AS
+SELECT s.article_id
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
     ANTI JOIN search_docs d ON d.article_id = s.article_id
 WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated')
 LIMIT $articles;
+CREATE OR REPLACE TEMP TABLE backlog AS
+SELECT s.article_id, concat_ws(' ', s.title, s.subtitle, s.body) AS text,
+       hash(s.article_id) % 4 AS part
+FROM articles_staging s SEMI JOIN backlog_ids b ON b.article_id = s.article_id
+WHERE s.stage_id = $stage_id;
+DROP TABLE backlog_ids;
 
 -- name: corpus_backlog
 -- Up to $articles of the articles not in the search index yet, whichever they are (after a
