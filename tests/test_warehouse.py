@@ -7,7 +7,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -48,12 +48,12 @@ T0 = datetime(2025, 2, 10, 10, 0, tzinfo=UTC)
 PARTS = tempfile.TemporaryDirectory(prefix="parts-")  # the batches' rows, as extraction writes
 
 
-def make_batch(indices: list[int], edit: int | None = None) -> Batch:
+def make_batch(indices: list[int], edits: Container[int] = ()) -> Batch:
     records = []
     for article in (a for a in SITE.articles if a.index in indices):
         record = extract_article(render.article(SITE, article, BASE).encode(),
                                  f"{BASE}/{article.slug}", PROFILE)
-        if article.index == edit:
+        if article.index in edits:
             record = replace(record, body=record.body + "\n\nAn edit.")
         records.append(record)
     articles = clean(records).articles
@@ -154,7 +154,7 @@ def test_staged_runs_are_published_by_the_next_merge_once_each(warehouse, tmp_pa
     later = T0 + timedelta(hours=1)
     assert stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0) is None
     assert stage_run(db, run_info("r1"), make_batch([0, 1, 2]), T0) is None
-    stage_run(db, run_info("r2", later), make_batch([1, 2, 3], edit=1), later)
+    stage_run(db, run_info("r2", later), make_batch([1, 2, 3], edits={1}), later)
     with reading(db) as con:  # staged is not published
         assert con.execute("SELECT count(*) FROM crawl_runs").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
@@ -169,7 +169,7 @@ def test_staged_runs_are_published_by_the_next_merge_once_each(warehouse, tmp_pa
         assert _staged(con) == 0
     reference = tmp_path / "one-after-another.duckdb"
     load_run(reference, run_info("r1"), make_batch([0, 1, 2]), T0)
-    load_run(reference, run_info("r2", later), make_batch([1, 2, 3], edit=1), later)
+    load_run(reference, run_info("r2", later), make_batch([1, 2, 3], edits={1}), later)
     assert table_checksums(db) == table_checksums(reference)
 
 
@@ -244,7 +244,7 @@ def _load_with_an_edit(db: Path | Lake) -> tuple[datetime, dict[str, Any]]:
     """Run r1 loads three articles; run r2, an hour later, finds the second one edited."""
     load_run(db, run_info("r1"), make_batch([0, 1, 2]), T0)
     later = T0 + timedelta(hours=1)
-    return later, load_run(db, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    return later, load_run(db, run_info("r2", later), make_batch([0, 1, 2], edits={1}), later)
 
 
 def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
@@ -335,9 +335,9 @@ def test_a_load_indexes_its_own_articles_from_staging_and_searches_only_for_more
     monkeypatch.setattr(queries, "run", recording)
     load_run(warehouse, run_info("r1"), make_batch([0, 1, 2]), T0)
     later = T0 + timedelta(hours=1)
-    load_run(warehouse, run_info("r2", later), make_batch([0, 1, 2], edit=1), later)
+    load_run(warehouse, run_info("r2", later), make_batch([0, 1, 2], edits={1}), later)
     latest = later + timedelta(hours=1)
-    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1, 2], edit=1), latest)
+    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1, 2], edits={1}), latest)
     assert summary["unchanged"] == 3
     assert fills == ["staged_backlog", "staged_backlog"]
     with writing(warehouse) as con:
@@ -373,7 +373,7 @@ def test_a_load_rewrites_rows_in_place_only_when_its_run_has_such_articles(
     later = T0 + timedelta(hours=1)
     load_run(warehouse, run_info("r2", later), make_batch([2, 3]), later)
     latest = later + timedelta(hours=1)
-    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1], edit=1), latest)
+    summary = load_run(warehouse, run_info("r3", latest), make_batch([0, 1], edits={1}), latest)
     assert (summary["updated"], summary["unchanged"]) == (1, 1)
     assert ran == [set(), set(), set(WHOLE_ROW_STEPS)]
     assert sql_rows(warehouse, "SELECT version, last_run_id, count(*) FROM articles "
@@ -584,6 +584,35 @@ def test_a_load_in_slices_under_the_load_memory_limit_loads_the_same(tmp_path, m
     assert ([sql_rows(sliced, sql) for sql in SEARCH_INDEX]
             == [sql_rows(at_once, sql) for sql in SEARCH_INDEX])
     assert len(sql_rows(sliced, SEARCH_INDEX[1])) == len(batch.articles) > 7 * 8
+
+
+def test_changed_articles_leave_the_index_in_slices_and_return_with_their_new_text(
+        tmp_path, monkeypatch):
+    """Before a merge, the run's changed articles leave the search index UNINDEX_SLICE at a
+    time, a transaction (and a checkpoint) each; after it, the index is the one their new
+    text makes, as in a corpus that only ever held the new text."""
+    from warehouse import load, queries
+
+    later = T0 + timedelta(days=1)
+    changed = make_batch(list(range(60)), edits=set(range(0, 60, 2)))
+    db, fresh = tmp_path / "corpus.duckdb", tmp_path / "fresh.duckdb"
+    load_run(db, run_info("r1"), make_batch(list(range(60))), T0)
+    load_run(fresh, run_info("r1"), changed, T0)
+    slices: list[int] = []
+    count = queries.count
+
+    def counted(con: Any, name: str, **params: Any) -> int:
+        found = count(con, name, **params)
+        if name == "unindex_slice":
+            slices.append(found)
+        return found
+
+    monkeypatch.setattr(load, "UNINDEX_SLICE", 7)
+    monkeypatch.setattr(queries, "count", counted)
+    summary = load_run(db, run_info("r2", later), changed, later)
+    assert summary["updated"] == 30 and slices == [7, 7, 7, 7, 2, 0]
+    assert ([sql_rows(db, sql) for sql in SEARCH_INDEX]
+            == [sql_rows(fresh, sql) for sql in SEARCH_INDEX])
 
 
 @pytest.mark.parametrize("limit", ["NEWSCORPUS_STAGE_MEMORY", "NEWSCORPUS_LOAD_MEMORY"])

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -43,7 +44,7 @@ COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
               "update_changed_articles", "touch_seen_articles", "record_unknown_precision",
               "insert_new_articles",
-              "touch_not_modified", "refresh_tags", "unindex_changed", "record_fetches",
+              "touch_not_modified", "refresh_tags", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "record_site_zone")
 # Merge steps that read every row of the corpus whole, text included, and the outcome whose
@@ -61,6 +62,13 @@ STAGE_THREADS = 1
 # 1,000 took 15-22 MiB off a 10k run's peak against 2,500, and 500 took no more off ("The
 # search index after the merge", "Two heaps and smaller index slices").
 INDEX_SLICE = 1000
+# Before a run's merge, its changed articles leave the search index UNINDEX_SLICE at a time,
+# each slice in a transaction of its own followed, on a DuckDB file, by a checkpoint: DuckDB
+# keeps in memory which rows a transaction deleted until a checkpoint. Deleting the index of
+# the 193,028 changed articles of a 200k corpus (19.5 million rows) in the merge's one
+# transaction failed at 512MB; in slices of 20,000 with a checkpoint each, it took 5.8 s
+# under 128MB (by hand; docs/performance.md, "A whole corpus changed").
+UNINDEX_SLICE = 20_000
 # How often a transaction is tried while its commit conflicts with another writer's (a lake).
 COMMIT_ATTEMPTS = 8
 
@@ -172,10 +180,11 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
     """Publish every staged run, oldest first, each in one transaction; returns the merged
     runs' summaries by run id (and `own`'s, when it had completed before).
 
-    After a run's merge commits, its new and changed articles join the search index
-    (`index_backlog`, a transaction per slice), so that the merge's transaction does not hold
-    their words as well (docs/performance.md, "The search index after the merge"). A merge
-    that dies in between leaves them out of the index; the next merge indexes them.
+    Before a run's merge, its changed articles leave the search index (`unindex_changed`, a
+    transaction per slice). After its merge commits, its new and changed articles join the
+    index (`index_backlog`, a transaction per slice), so that the merge's transaction does not
+    hold their words as well (docs/performance.md, "The search index after the merge"). A
+    merge that dies in between leaves them out of the index; the next merge indexes them.
 
     A run's stage is deleted after its merge commits, in a transaction of its own: a DELETE
     in the merge's transaction would conflict with the inserts of runs staging meanwhile
@@ -191,6 +200,7 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
         load_fts(con)  # the search index's stemmer
         for staged in map(StagedRun.from_row, queries.rows(con, "pending_stages")):
             run_id = staged.run.run_id
+            unindex_changed(con, staged.stage_id, checkpoint=isinstance(db_path, Path))
             try:
                 summary = _transaction(con, partial(_merge, con, staged))
             except AccountingError as error:
@@ -227,6 +237,24 @@ def _merge(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> dict[str, Any] 
     summary = _summary(con, run.run_id)
     _check_accounting(summary)
     return summary
+
+
+def unindex_changed(con: duckdb.DuckDBPyConnection, stage_id: str, checkpoint: bool) -> None:
+    """Take the staged run's changed articles out of the search index, UNINDEX_SLICE at a
+    time, each slice in a transaction of its own (and a CHECKPOINT after it when
+    `checkpoint`: on a DuckDB file, not on a lake, where CHECKPOINT is a maintenance run).
+
+    Until the merge commits and its index step runs, those articles are missing from search
+    results, as they are between the merge and its index step. If the merge fails, they are
+    missing until the next merge's index step, which indexes every article the index lacks,
+    with the text the corpus holds.
+    """
+    def unindex_slice() -> int:
+        return queries.count(con, "unindex_slice", stage_id=stage_id, articles=UNINDEX_SLICE)
+
+    while _transaction(con, unindex_slice):
+        if checkpoint:
+            con.execute("CHECKPOINT")
 
 
 def index_backlog(con: duckdb.DuckDBPyConnection, stage_id: str | None = None,

@@ -146,12 +146,23 @@ SELECT s.article_id, unnest(s.tags) AS tag
 FROM articles_staging s JOIN run_outcomes o USING (article_id)
 WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated');
 
--- name: unindex_changed
--- Updated articles leave the search index; index_backlog puts their new text back.
-DELETE FROM search_terms WHERE article_id IN
-    (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
-DELETE FROM search_docs WHERE article_id IN
-    (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
+-- name: unindex_slice
+-- Up to $articles of the staged run's changed articles (their text differs from the
+-- corpus's) leave the search index, and the last statement counts them; warehouse/load.py
+-- runs it before the merge, a transaction a slice, until none is left. Taken in the index's
+-- order, so that a slice deletes rows that lie together; index_backlog puts their new text
+-- back after the merge.
+CREATE OR REPLACE TEMP TABLE unindexed AS
+SELECT d.article_id
+FROM search_docs d
+SEMI JOIN (SELECT s.article_id
+           FROM articles_staging s JOIN articles a ON a.article_id = s.article_id
+           WHERE s.stage_id = $stage_id AND a.content_hash <> s.content_hash) c
+    ON c.article_id = d.article_id
+LIMIT $articles;
+DELETE FROM search_terms WHERE article_id IN (SELECT article_id FROM unindexed);
+DELETE FROM search_docs WHERE article_id IN (SELECT article_id FROM unindexed);
+SELECT count(*) FROM unindexed;
 
 -- name: index_backlog_size
 -- How many articles the search index lacks: each indexed article has one search_docs row.
