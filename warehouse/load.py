@@ -63,8 +63,8 @@ STAGE_THREADS = 1
 # search index after the merge", "Two heaps and smaller index slices").
 INDEX_SLICE = 1000
 # Before a run's merge, its changed articles leave the search index UNINDEX_SLICE at a time,
-# each slice in a transaction of its own followed, on a DuckDB file, by a checkpoint: DuckDB
-# keeps in memory which rows a transaction deleted until a checkpoint. Deleting the index of
+# each slice in a transaction of its own followed, on a DuckDB file, by a checkpoint: what
+# deletes mark stayed in DuckDB's memory until a checkpoint. Deleting the index of
 # the 193,028 changed articles of a 200k corpus (19.5 million rows) in the merge's one
 # transaction failed at 512MB; in slices of 20,000 with a checkpoint each, it took 5.8 s
 # under 128MB (by hand; docs/performance.md, "A whole corpus changed").

@@ -149,9 +149,10 @@ WHERE s.stage_id = $stage_id AND o.outcome IN ('new', 'updated');
 -- name: unindex_slice
 -- Up to $articles of the staged run's changed articles (their text differs from the
 -- corpus's) leave the search index, and the last statement counts them; warehouse/load.py
--- runs it before the merge, a transaction a slice, until none is left. Taken in the index's
--- order, so that a slice deletes rows that lie together; index_backlog puts their new text
--- back after the merge.
+-- runs it before the merge, a transaction a slice, until none is left. Read from
+-- search_docs, so that a slice tends to take articles indexed together, whose rows lie
+-- together (DuckDB does not promise that order, and it was not measured apart);
+-- index_backlog puts their new text back after the merge.
 CREATE OR REPLACE TEMP TABLE unindexed AS
 SELECT d.article_id
 FROM search_docs d
