@@ -17,6 +17,7 @@ the manifest never meets a partial record. A line without its newline is still b
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -135,9 +136,17 @@ class ManifestReader:
         return [decode(line) for line in chunk[:end].splitlines()]
 
 
-def read_manifest(run_dir: Path) -> list[ManifestEvent]:
-    """Every whole line of a finished crawl's manifest (none if it has no manifest)."""
-    return ManifestReader(run_dir).new_events()
+def read_manifest(run_dir: Path) -> Iterator[ManifestEvent]:
+    """Every whole line of a finished crawl's manifest, one event at a time (none if it has no
+    manifest). Read whole, a 50k-article crawl's manifest (40 MB) and its events grew the
+    process by 170 MiB; its readers keep what they need of each event and let it go."""
+    path = run_dir / MANIFEST_NAME
+    if not path.exists():
+        return
+    with open(path, "rb") as lines:
+        for line in lines:
+            if line.endswith(b"\n"):  # an unterminated last line was torn by a crash
+                yield decode(line)
 
 
 def run_dirs(archive_root: Path) -> list[Path]:

@@ -210,7 +210,7 @@ def test_the_archive_writer_stops_when_the_crawl_is_killed_mid_batch(tmp_path):
     assert not _writer_outlives_its_crawl(
         tmp_path, "os.write(archive._calls._writer.fileno(), "
                   "struct.pack('!i', 1 << 20) + b'x' * 10)")
-    assert read_manifest(tmp_path) == []
+    assert list(read_manifest(tmp_path)) == []
 
 
 def test_a_crawl_whose_archive_writer_dies_stops_and_fails(tmp_path):

@@ -165,7 +165,7 @@ def test_following_a_crawl_ends_when_it_exits_whatever_its_last_line_holds(tmp_p
     import sys
 
     from flows.crawling import _follow
-    from spiders.manifest import ManifestReader
+    from spiders.manifest import ManifestReader, read_manifest
 
     line = '{"event": "discovered", "url": "http://127.0.0.1:1/a", "at": "2025-01-01"}\n'
     crawler = subprocess.Popen([sys.executable, "-c", (
@@ -178,6 +178,7 @@ def test_following_a_crawl_ends_when_it_exits_whatever_its_last_line_holds(tmp_p
     assert time.monotonic() - started < 10 and crawler.returncode == 0
     assert reader.new_events() == []  # the whole line was read; the torn one never is
     assert [e.url for e in ManifestReader(tmp_path).new_events()] == ["http://127.0.0.1:1/a"]
+    assert [e.url for e in read_manifest(tmp_path)] == ["http://127.0.0.1:1/a"]
 
 
 def _mount_tmpfs(folder: Path, size: str) -> None:
