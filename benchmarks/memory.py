@@ -10,8 +10,9 @@ nothing new (the no-change run; its summary's seconds are the flow's own). All t
 their batch through `flows.process.process_archive`; each step it calls (extraction, the
 batch's split, validation, staging, the merge) and each SQL statement of the merge is
 wrapped to record this process's RSS before and after it, and its highest RSS during it,
-sampled every 20 ms from /proc. The crawl and the extraction workers are processes of
-their own, not counted.
+sampled every 20 ms from /proc, and each flow's highest RSS from its start to its end (what
+happens between the steps, such as reading the crawl's manifest, included). The crawl and the
+extraction workers are processes of their own, not counted.
 
 What the flow's process holds of a run (the batch's keys and fetch rows; its text is in
 Parquet parts on disk) and what DuckDB takes at the load show here, so what grows with the
@@ -127,10 +128,11 @@ def measure(articles: int, base_url: str | None = None) -> dict[str, Any]:
                                                            data_dir=data)),
                            ("no_change", lambda: news_pipeline(
                                site="demo", base_url=base, db=db, data_dir=data))):
-            first = len(steps)
+            first, start = len(steps), time.perf_counter()
             summary = call()
             flows[flow] = {"summary": {k: summary.get(k) for k in (
                 "new", "unchanged", "quarantined", "failed", "seconds")},
+                "peak": sampler.peak(start, time.perf_counter()),
                 "steps": sorted(steps[first:], key=lambda step: step["start"])}
     finally:
         if site is not None:
@@ -144,7 +146,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"{results['articles']}-article demo site; RSS of the flow's process, MiB "
              f"(with the flows imported: {results['rss_after_imports']:.0f})"]
     for flow, figures in results["flows"].items():
-        lines += ["", f"{flow}: {figures['summary']}",
+        lines += ["", f"{flow}: {figures['summary']}, highest {figures['peak']:.0f} MiB",
                   f"{'step':<34} {'seconds':>8} {'before':>7} {'peak':>7} {'after':>7}"]
         lines += [f"{s['step']:<34} {s['seconds']:>8.2f} {s['before']:>7.0f} {s['peak']:>7.0f} "
                   f"{s['after']:>7.0f}" for s in figures["steps"]]
