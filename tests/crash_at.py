@@ -43,7 +43,7 @@ def main() -> None:
     elif stage == "validate":
         process.validate_apart = _kill_on(process.validate_apart, lambda *a, **k: True)
     elif stage in ("stage", "merge"):
-        last = "stage_articles" if stage == "stage" else "insert_new_articles"
+        last = "stage_articles" if stage == "stage" else "insert_articles"
         queries.run = _kill_on(queries.run, lambda con, name, **k: name == last, after=True)
     else:
         raise SystemExit(f"unknown stage {stage!r}")

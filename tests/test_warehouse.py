@@ -253,14 +253,17 @@ def test_an_edit_becomes_current_and_the_old_text_is_kept(warehouse):
     assert (summary["new"], summary["updated"], summary["unchanged"]) == (0, 1, 2)
     con = connect(db, read_only=True)
     try:
-        current = con.execute("SELECT version, body, version_seen_at, first_seen_at FROM articles "
-                              "WHERE body LIKE '%An edit.'").fetchall()
+        current = con.execute("SELECT version, body, version_seen_at, first_seen_at, site, "
+                              "last_run_id FROM articles WHERE body LIKE '%An edit.'").fetchall()
         versions = con.execute("SELECT version, valid_from, valid_to, body FROM article_versions"
                                ).fetchall()
+        articles = con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles"
+                               ).fetchone()
     finally:
         con.close()
+    assert articles == (3, 3)  # the edited article's row replaced, not added to
     assert len(current) == 1 and current[0][0] == 2
-    assert current[0][2] == later and current[0][3] == T0
+    assert current[0][2:] == (later, T0, "demo", "r2")
     assert len(versions) == 1
     version, valid_from, valid_to, body = versions[0]
     assert (version, valid_from, valid_to) == (1, T0, later)

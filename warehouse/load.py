@@ -42,17 +42,17 @@ OUTCOMES = ("new", "updated", "unchanged", "quarantined", "failed")
 COUNTS = ("discovered", "fetched", *OUTCOMES, "not_modified")
 # The statements of warehouse/sql/load.sql that merge one staged run, in order.
 MERGE_STEPS = ("forget_run", "classify", "keep_replaced_versions",
-              "update_changed_articles", "touch_seen_articles", "record_unknown_precision",
-              "insert_new_articles",
-              "touch_not_modified", "refresh_tags", "record_fetches",
+              "delete_replaced_articles", "touch_seen_articles", "record_unknown_precision",
+              "insert_articles", "touch_not_modified", "refresh_tags", "record_fetches",
               "record_quarantine", "release_quarantine", "record_validation", "record_run",
               "record_site_zone")
-# Merge steps that read every row of the corpus whole, text included, and the outcome whose
-# articles they act on: the copy of replaced versions, and the updates of list columns (tags,
-# labels, authors), which DuckDB makes by rewriting the row. They read it even when no row
+# Merge steps that read the corpus, and the outcome whose articles they act on: the copy of
+# replaced versions and the updates of list columns (tags, labels, authors), which DuckDB
+# makes by rewriting the row, read every row whole, text included, even when no row
 # qualifies: at 200k articles, 0.2-0.5 s and some 200 MiB of DuckDB's buffers each (by hand),
-# at every chunk of a backfill, where every article is new. They run only when some do.
-WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "update_changed_articles": "updated",
+# at every chunk of a backfill, where every article is new. They run only when some do, and
+# so does the delete of the rows that changed articles replace.
+WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "delete_replaced_articles": "updated",
                    "touch_seen_articles": "unchanged"}
 # Threads DuckDB reads the batch's Parquet parts with while it stages them: with two, their
 # readers' buffers grew the process by 110 MiB at 10k articles against 80 with one, for
