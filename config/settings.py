@@ -10,7 +10,7 @@
 - NEWSCORPUS_EXTRACT_WORKERS: processes that extract pages (default one per core; 0 = none,
   extract in the flow's own process, after the crawl);
 - NEWSCORPUS_LOAD_MEMORY: what DuckDB may hold in memory while it writes a DuckDB file
-  (default 512MB; the rest it spills to `<file>.tmp`);
+  (default 128MB; the rest it spills to `<file>.tmp`);
 - NEWSCORPUS_STAGE_MEMORY: the same, while it stages a run's batch (default 64MB);
 - NEWSCORPUS_HOME: the project folder that a worker's flow runs start in (prefect.yaml's pull
   step; default this project's folder).
@@ -72,8 +72,11 @@ class MemoryLimit:
 
 
 # By default DuckDB takes up to 80% of the machine's memory: a first load of 50k articles grew
-# the process by 1.1 GiB in its merge, most of it in indexing them for search.
-LOAD_MEMORY = MemoryLimit("NEWSCORPUS_LOAD_MEMORY", "512MB")
+# the process by 1.1 GiB in its merge, most of it in indexing them for search. The merge fills
+# the limit with the blocks it reads and writes: at 128MB a first 50k run peaked at 531 MiB,
+# at 512MB at 630, and the merge of 200k new articles grew the process by as much as that of
+# 50k (docs/performance.md, "The merge under 128MB"). At 64MB a 50k merge failed.
+LOAD_MEMORY = MemoryLimit("NEWSCORPUS_LOAD_MEMORY", "128MB")
 # The stage appends the batch from its Parquet parts, which DuckDB streams: at 64MB staging
 # 48,257 articles grew the process by 127 MiB, at 512MB by 264, in as long (by hand;
 # docs/performance.md, "The stage under a limit of its own").
