@@ -74,8 +74,9 @@ class MemoryLimit:
 # By default DuckDB takes up to 80% of the machine's memory: a first load of 50k articles grew
 # the process by 1.1 GiB in its merge, most of it in indexing them for search. The merge fills
 # the limit with the blocks it reads and writes: at 128MB a first 50k run peaked at 531 MiB,
-# at 512MB at 630, and the merge of 200k new articles grew the process by as much as that of
-# 50k (docs/performance.md, "The merge under 128MB"). At 64MB a 50k merge failed.
+# at 512MB at 630 ("A changed article replaced, not updated, and the merge under 128MB" in
+# docs/performance.md); at 128MB merging 200k new articles grew the process as much as
+# merging 50k ("The stage under a limit of its own"). At 64MB a 50k merge failed.
 LOAD_MEMORY = MemoryLimit("NEWSCORPUS_LOAD_MEMORY", "128MB")
 # The stage appends the batch from its Parquet parts, which DuckDB streams: at 64MB staging
 # 48,257 articles grew the process by 127 MiB, at 512MB by 264, in as long (by hand;

@@ -91,10 +91,10 @@ WHERE o.outcome = 'updated';
 
 -- name: delete_replaced_articles
 -- A changed article's row is replaced, not updated: deleted here, and inserted with its new
--- text by insert_articles. DuckDB holds an UPDATE's undo of every row it changed in memory
--- until the commit, beyond its memory limit: updating the 193,028 changed articles of a
--- 200k corpus failed at 128MB. A delete only marks rows, and an insert writes its row
--- groups to the file as they fill.
+-- text by insert_articles. An UPDATE of every changed row in the merge's one transaction
+-- needed memory that DuckDB did not spill: updating the 193,028 changed articles of a 200k
+-- corpus failed at 128MB, and deleting and inserting them took 128MB (by hand;
+-- docs/performance.md, "A changed article replaced, not updated").
 DELETE FROM articles WHERE article_id IN
     (SELECT article_id FROM run_outcomes WHERE outcome = 'updated');
 
