@@ -618,6 +618,28 @@ def test_changed_articles_leave_the_index_in_slices_and_return_with_their_new_te
             == [sql_rows(fresh, sql) for sql in SEARCH_INDEX])
 
 
+def test_the_stage_and_the_merge_run_on_one_thread_and_the_search_index_on_every_one(
+        tmp_path, monkeypatch):
+    """What DuckDB reads and writes on one thread it holds less of (STAGE_THREADS,
+    MERGE_THREADS); the search index's slices, faster on more, keep DuckDB's default."""
+    import duckdb
+
+    from warehouse import queries
+
+    threads: dict[str, int] = {}
+    run = queries.run
+
+    def recorded(con: Any, name: str, **params: Any) -> Any:
+        threads[name] = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        return run(con, name, **params)
+
+    monkeypatch.setattr(queries, "run", recorded)
+    load_run(tmp_path / "corpus.duckdb", run_info("r1"), make_batch([0, 1, 2]), T0)
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    assert threads["stage_articles"] == threads["insert_articles"] == 1
+    assert threads["index_slice"] == threads["unstage"] == default
+
+
 @pytest.mark.parametrize("limit", ["NEWSCORPUS_STAGE_MEMORY", "NEWSCORPUS_LOAD_MEMORY"])
 def test_a_load_over_its_memory_limit_is_one_clear_error_and_a_rerun_loads_it_once(
         tmp_path, monkeypatch, limit):

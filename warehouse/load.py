@@ -22,7 +22,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -58,6 +59,11 @@ WHOLE_ROW_STEPS = {"keep_replaced_versions": "updated", "delete_replaced_article
 # readers' buffers grew the process by 110 MiB at 10k articles against 80 with one, for
 # 0.2 s more (by hand; docs/performance.md, "The batch in parts on disk").
 STAGE_THREADS = 1
+# Threads of the merge's transaction: merging 48,257 new articles grew the process by 184 MiB
+# on one against 214-221 on two, in as long. Not of its search index's slices: with those on
+# one thread too, that merge took 16 s against 11 (by hand; docs/performance.md, "The
+# merge's transaction on one thread").
+MERGE_THREADS = 1
 # The merge indexes INDEX_SLICE for search at once, each slice in a transaction of its own:
 # 1,000 took 15-22 MiB off a 10k run's peak against 2,500, and 500 took no more off ("The
 # search index after the merge", "Two heaps and smaller index slices").
@@ -153,12 +159,19 @@ def stage_run(db_path: Target, run: RunInfo, batch: Batch,
             if len(batch.articles):
                 queries.run(con, "stage_articles", **params, stage_id=stage_id,
                             parts=batch.articles.files)
-        con.execute("SET threads = ?", [STAGE_THREADS])
-        try:
+        with threads(con, STAGE_THREADS):
             _transaction(con, statements)
-        finally:
-            con.execute("RESET threads")
     return None
+
+
+@contextmanager
+def threads(con: duckdb.DuckDBPyConnection, count: int) -> Iterator[None]:
+    """DuckDB's threads on `con` for a `with` block, then its default again."""
+    con.execute("SET threads = ?", [count])
+    try:
+        yield
+    finally:
+        con.execute("RESET threads")
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,8 @@ def merge_staged(db_path: Target, own: str | None = None) -> dict[str, dict[str,
             run_id = staged.run.run_id
             unindex_changed(con, staged.stage_id, checkpoint=isinstance(db_path, Path))
             try:
-                summary = _transaction(con, partial(_merge, con, staged))
+                with threads(con, MERGE_THREADS):
+                    summary = _transaction(con, partial(_merge, con, staged))
             except AccountingError as error:
                 _transaction(con, partial(_record_failed, con, staged.run, staged.finished_at,
                                           str(error)))
